@@ -1,0 +1,1 @@
+//! Common Media Client Data (CTA-5004) codec — under construction.
