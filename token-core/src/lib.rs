@@ -5,6 +5,8 @@
 #![warn(clippy::indexing_slicing)]
 
 pub mod cmcd;
+#[doc(hidden)]
+pub mod fuzzing;
 
 /// The version of this crate, for `--version` output and package metadata.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

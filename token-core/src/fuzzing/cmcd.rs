@@ -1,0 +1,1 @@
+//! CMCD invariants (under construction).

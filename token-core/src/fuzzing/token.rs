@@ -1,0 +1,1 @@
+//! Token invariants (under construction).
