@@ -1,0 +1,240 @@
+//! The hardened profile. Order: size cap → token segment → revocation → path escape → JWT parts →
+//! header (`alg` pinned to HS256, `kid` known) → MAC over the received bytes, compared in constant
+//! time → claims (typed, no duplicates) → time → `exc` → `paths` → IP → internal signature.
+
+use std::borrow::Cow;
+
+use base64::Engine as _;
+use hmac::Mac as _;
+use serde::Deserialize;
+
+use super::error::{Malformed, VerifyError};
+use super::ip::{self, Family};
+use super::key::{KeySet, SigningKey};
+use super::revocation::RevocationList;
+use super::uri;
+use super::verify::{Request, Verified, VerifyOptions};
+use crate::encoding::{B64URL, b64url, ct_eq};
+use crate::time::UnixTime;
+
+/// Shortest JWT the SMD edge accepts; kept here so both profiles agree on what a token is.
+pub(crate) const MIN_JWT_CHARS: usize = 60;
+
+#[derive(Deserialize)]
+struct Header<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(borrow, default)]
+    kid: Option<Cow<'a, str>>,
+}
+
+/// The claims, strictly typed. serde rejects a repeated known claim ("duplicate field").
+#[derive(Deserialize)]
+struct Claims<'a> {
+    #[serde(default)]
+    ip: bool,
+    #[serde(default)]
+    co: bool,
+    #[serde(default)]
+    cty: bool,
+    #[serde(default)]
+    reg: bool,
+    #[serde(default)]
+    ssn: bool,
+    exp: Option<i64>,
+    nbf: Option<i64>,
+    #[serde(borrow, default)]
+    headers: Vec<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    qs: Vec<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    intsig: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    paths: Option<Vec<Cow<'a, str>>>,
+    #[serde(borrow, default)]
+    exc: Vec<Cow<'a, str>>,
+    ip_ver: Option<u8>,
+    #[serde(default)]
+    co_fallback: bool,
+    #[serde(default)]
+    reg_fallback: bool,
+}
+
+pub(crate) fn verify(
+    keys: &KeySet,
+    revoked: Option<&RevocationList>,
+    options: &VerifyOptions,
+    request: &Request<'_>,
+    now: UnixTime,
+) -> Result<Verified, VerifyError> {
+    let len = uri::segment_len(request.uri).ok_or(VerifyError::Malformed(Malformed::NoToken))?;
+    if len > options.max_token_bytes {
+        return Err(VerifyError::TooLarge { len, max: options.max_token_bytes });
+    }
+    let token = uri::split(request.uri)?;
+    if let (Some(list), Some(sid)) = (revoked, token.session_id)
+        && list.is_revoked(sid, now)
+    {
+        return Err(VerifyError::Revoked);
+    }
+    if uri::has_escape(token.after) {
+        return Err(VerifyError::PathEscape);
+    }
+    if token.jwt.len() < MIN_JWT_CHARS {
+        return Err(VerifyError::Malformed(Malformed::TooShort));
+    }
+    let mut parts = token.jwt.split('.');
+    let (Some(h64), Some(p64), Some(s64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(VerifyError::Malformed(Malformed::Segments));
+    };
+
+    let header_bytes = B64URL.decode(h64).map_err(|_| VerifyError::Malformed(Malformed::Base64))?;
+    let header: Header<'_> =
+        serde_json::from_slice(&header_bytes).map_err(|_| VerifyError::Malformed(Malformed::Header))?;
+    if header.alg != "HS256" {
+        return Err(VerifyError::Malformed(Malformed::Algorithm));
+    }
+    let key = header.kid.as_deref().and_then(|kid| keys.get(kid)).ok_or(VerifyError::UnknownKid)?;
+
+    let signed_len = h64.len() + 1 + p64.len();
+    let signed = token.jwt.get(..signed_len).ok_or(VerifyError::Malformed(Malformed::Segments))?;
+    let mut mac = key.mac();
+    mac.update(signed.as_bytes());
+    let expected = b64url(&mac.finalize().into_bytes());
+    if !ct_eq(expected.as_bytes(), s64.as_bytes()) {
+        return Err(VerifyError::BadSignature);
+    }
+
+    let payload_bytes = B64URL.decode(p64).map_err(|_| VerifyError::Malformed(Malformed::Base64))?;
+    let claims: Claims<'_> =
+        serde_json::from_slice(&payload_bytes).map_err(|_| VerifyError::Malformed(Malformed::Payload))?;
+
+    let leeway_ms = i64::from(options.leeway_secs) * 1000;
+    let now_ms = now.as_millis();
+    let exp = claims.exp.ok_or(VerifyError::Malformed(Malformed::MissingClaim))?;
+    if now_ms > exp.saturating_mul(1000).saturating_add(leeway_ms) {
+        return Err(VerifyError::Expired { exp });
+    }
+    if let Some(nbf) = claims.nbf
+        && now_ms < nbf.saturating_mul(1000).saturating_sub(leeway_ms)
+    {
+        return Err(VerifyError::NotYetValid { nbf });
+    }
+
+    let verified = |excluded| Verified {
+        forwarded_uri: token.forwarded_uri(),
+        session_id: token.session_id.map(str::to_owned),
+        kid: key.kid().to_owned(),
+        excluded,
+    };
+    // Forwarded URI = before + after; `before` is empty for origin-form URIs, so prefix checks
+    // run on `after` without building the string.
+    let forwarded_starts_with = |prefix: &str| {
+        if token.before.is_empty() { token.after.starts_with(prefix) } else { token.forwarded_uri().starts_with(prefix) }
+    };
+    if claims.exc.iter().any(|p| forwarded_starts_with(p)) {
+        return Ok(verified(true));
+    }
+    let paths = claims.paths.as_ref().ok_or(VerifyError::Malformed(Malformed::MissingClaim))?;
+    if !paths.iter().any(|p| forwarded_starts_with(p)) {
+        return Err(VerifyError::PathNotAllowed);
+    }
+
+    let ip_spellings = if claims.ip {
+        let family = match claims.ip_ver {
+            Some(4) => Family::V4,
+            Some(6) => Family::V6,
+            _ => return Err(VerifyError::Malformed(Malformed::IpVersion)),
+        };
+        let (viewer_family, spellings) =
+            request.viewer_ip.and_then(ip::strict_spellings).ok_or(VerifyError::IpMismatch)?;
+        if viewer_family != family {
+            return Err(VerifyError::IpMismatch);
+        }
+        spellings
+    } else {
+        Vec::new()
+    };
+
+    check_binding(key, &claims, token.session_id, request, &ip_spellings)?;
+    Ok(verified(false))
+}
+
+/// Rebuilds the intsig input in the generator's order (ip, co, cty, reg, ssn, headers, qs) and
+/// checks it: with `intsig` present the MAC must match (an empty input does not pass); without it
+/// the input must be empty, since a generator only omits `intsig` when nothing was bound.
+fn check_binding(
+    key: &SigningKey,
+    claims: &Claims<'_>,
+    session_id: Option<&str>,
+    request: &Request<'_>,
+    ip_spellings: &[String],
+) -> Result<(), VerifyError> {
+    let mut rest = String::new();
+    let mut push = |s: &str| {
+        if !rest.is_empty() {
+            rest.push(':');
+        }
+        rest.push_str(s);
+    };
+    let geo = |name: &str, fallback: bool| -> Result<&str, VerifyError> {
+        match request.header(name) {
+            Some(v) => Ok(v),
+            // The generator writes the text `undefined` for a missing geo value under a fallback.
+            None if fallback => Ok("undefined"),
+            None => Err(VerifyError::BindingMismatch),
+        }
+    };
+    if claims.co {
+        push(geo("cloudfront-viewer-country", claims.co_fallback)?);
+    }
+    if claims.cty {
+        // Tokens do not record `cty_fallback`; a missing city rebuilds as `undefined` and the MAC
+        // decides.
+        push(geo("cloudfront-viewer-city", true)?);
+    }
+    if claims.reg {
+        push(geo("cloudfront-viewer-country-region", claims.reg_fallback)?);
+    }
+    if claims.ssn {
+        push(session_id.filter(|s| !s.is_empty()).ok_or(VerifyError::BindingMismatch)?);
+    }
+    for name in &claims.headers {
+        if let Some(v) = request.header(name).filter(|v| !v.is_empty()) {
+            push(v);
+        }
+    }
+    for name in &claims.qs {
+        if let Some(v) = request.query_param(name).filter(|v| !v.is_empty()) {
+            push(v);
+        }
+    }
+
+    let Some(intsig) = claims.intsig.as_deref() else {
+        return if rest.is_empty() && !claims.ip { Ok(()) } else { Err(VerifyError::BindingMismatch) };
+    };
+    let base = key.mac();
+    let matches = |ip: Option<&str>| {
+        let mut mac = base.clone();
+        if let Some(ip) = ip {
+            mac.update(ip.as_bytes());
+            if !rest.is_empty() {
+                mac.update(b":");
+            }
+        }
+        mac.update(rest.as_bytes());
+        ct_eq(b64url(&mac.finalize().into_bytes()).as_bytes(), intsig.as_bytes())
+    };
+    let ok = if ip_spellings.is_empty() {
+        matches(None)
+    } else {
+        // Evaluate every spelling so timing does not reveal which one matched.
+        ip_spellings.iter().fold(false, |acc, ip| matches(Some(ip)) | acc)
+    };
+    match (ok, ip_spellings.is_empty(), rest.is_empty()) {
+        (true, ..) => Ok(()),
+        // Only the IP was bound, so the IP is what differs.
+        (false, false, true) => Err(VerifyError::IpMismatch),
+        (false, ..) => Err(VerifyError::BindingMismatch),
+    }
+}

@@ -1,0 +1,137 @@
+//! Where the token sits in the request URI, and what the URI left after removing it may contain.
+
+use super::error::{Malformed, VerifyError};
+
+/// A request URI split around its token segment.
+#[derive(Debug)]
+pub(crate) struct TokenSegment<'a> {
+    /// The session id prefix, when the segment has exactly four `.`-separated parts.
+    pub(crate) session_id: Option<&'a str>,
+    /// The compact JWS.
+    pub(crate) jwt: &'a str,
+    /// Everything before the token segment's leading `/` (empty for an origin-form URI).
+    pub(crate) before: &'a str,
+    /// Everything after the token segment, starting with `/`.
+    pub(crate) after: &'a str,
+}
+
+impl TokenSegment<'_> {
+    /// The URI to forward: the request URI without its token segment.
+    pub(crate) fn forwarded_uri(&self) -> String {
+        let mut out = String::with_capacity(self.before.len() + self.after.len());
+        out.push_str(self.before);
+        out.push_str(self.after);
+        out
+    }
+}
+
+/// Locates the token segment the way the SMD function does: split on `/`, take part 1, require at
+/// least three parts (so `/tok` fails and `/tok/` passes), and take a session id when the segment
+/// has exactly four `.`-parts.
+pub(crate) fn split(uri: &str) -> Result<TokenSegment<'_>, VerifyError> {
+    let no_token = VerifyError::Malformed(Malformed::NoToken);
+    let (before, rest) = uri.split_once('/').ok_or_else(|| no_token.clone())?;
+    let slash = rest.find('/').ok_or_else(|| no_token.clone())?;
+    let (segment, after) = rest.split_at_checked(slash).ok_or_else(|| no_token.clone())?;
+    if segment.is_empty() {
+        return Err(no_token);
+    }
+    let (session_id, jwt) = if segment.bytes().filter(|&b| b == b'.').count() == 3 {
+        match segment.split_once('.') {
+            Some((sid, jwt)) => (Some(sid), jwt),
+            None => (None, segment),
+        }
+    } else {
+        (None, segment)
+    };
+    Ok(TokenSegment { session_id, jwt, before, after })
+}
+
+/// The length of the token segment without splitting the rest, for the size cap that runs before
+/// any parsing. `None` when the URI has no segment after its first `/`.
+pub(crate) fn segment_len(uri: &str) -> Option<usize> {
+    let (_, rest) = uri.split_once('/')?;
+    Some(rest.find('/').unwrap_or(rest.len()))
+}
+
+/// True when `path` could escape a path prefix once an origin or cache normalises it: a `.` or
+/// `..` segment (also percent-encoded, in any case mix), an encoded `/` or `\`, a backslash, or
+/// NUL (raw or `%00`).
+pub(crate) fn has_escape(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    if bytes.iter().any(|&b| b == b'\\' || b == 0) {
+        return true;
+    }
+    // Decode only the escapes that matter here; anything else stays as it is.
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%'
+            && let (Some(&h), Some(&l)) = (bytes.get(i + 1), bytes.get(i + 2))
+            && let (Some(h), Some(l)) = (hex_val(h), hex_val(l))
+        {
+            match h << 4 | l {
+                b'.' => decoded.push(b'.'),
+                // An encoded separator or NUL has no business in a media path.
+                b'/' | b'\\' | 0 => return true,
+                _ => decoded.extend_from_slice(bytes.get(i..i + 3).unwrap_or_default()),
+            }
+            i += 3;
+            continue;
+        }
+        decoded.push(b);
+        i += 1;
+    }
+    decoded.split(|&b| b == b'/').any(|seg| seg == b"." || seg == b"..")
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_like_the_smd_function() {
+        let t = split("/sid.h.p.s/out/v1/a.m3u8").unwrap();
+        assert_eq!((t.session_id, t.jwt, t.forwarded_uri().as_str()), (Some("sid"), "h.p.s", "/out/v1/a.m3u8"));
+        let t = split("/h.p.s/").unwrap();
+        assert_eq!((t.session_id, t.forwarded_uri().as_str()), (None, "/"));
+        let t = split("/a.b.c.d.e/x").unwrap();
+        assert_eq!((t.session_id, t.jwt), (None, "a.b.c.d.e"));
+        assert!(split("/h.p.s").is_err());
+        assert!(split("//x").is_err());
+        assert!(split("").is_err());
+    }
+
+    #[test]
+    fn escapes() {
+        for bad in [
+            "/out/../secret",
+            "/out/./a",
+            "/out/..",
+            "/out/%2e%2e/secret",
+            "/out/%2E./x",
+            "/out/.%2e/x",
+            "/out/%2e/x",
+            "/out/..%2fsecret",
+            "/out/a%2Fb",
+            "/out\\..\\x",
+            "/out/a%5cb",
+            "/out/a%00.ts",
+            "/out/a\0.ts",
+        ] {
+            assert!(has_escape(bad), "{bad}");
+        }
+        for ok in ["/out/v1/a.m3u8", "/out/...", "/out/.hidden/x", "/out/a..b/c", "/out/%41b", "/out/50%", "/"] {
+            assert!(!has_escape(ok), "{ok}");
+        }
+    }
+}
