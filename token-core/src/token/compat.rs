@@ -7,7 +7,6 @@
 //! its compute budget first); numbers print as JavaScript prints integers and ordinary decimals.
 
 use base64::Engine as _;
-use hmac::Mac as _;
 use serde_json::Value;
 
 use super::error::{Malformed, VerifyError};
@@ -175,9 +174,7 @@ fn member<'v>(v: &'v Value, name: &str) -> Option<&'v Value> {
 }
 
 fn hmac_b64(key: &SigningKey, msg: &str) -> String {
-    let mut mac = key.mac();
-    mac.update(msg.as_bytes());
-    b64url(&mac.finalize().into_bytes())
+    b64url(&key.mac(&[msg.as_bytes()]))
 }
 
 /// The strings `for (i = 0; i < x.length; i++) … x[i]` visits, coerced by `startsWith`.
@@ -200,7 +197,7 @@ fn array_like(v: Option<&Value>) -> Result<Vec<String>, VerifyError> {
         }
         Some(Value::Object(obj)) => {
             let len = obj.get("length").map_or(f64::NAN, js_to_number);
-            if !(len > 0.0) {
+            if len.is_nan() || len <= 0.0 {
                 return Ok(Vec::new());
             }
             if len > MAX_JS_LOOP as f64 {

@@ -6,14 +6,13 @@
 
 use core::fmt;
 
-use hmac::{Hmac, Mac as _};
-use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::error::KeyError;
+use super::json;
+use super::mac::PreparedKey;
+use crate::encoding::b64url;
 use crate::time::UnixTime;
-
-pub(crate) type HmacSha256 = Hmac<Sha256>;
 
 /// Random bytes [`KeySet::generate`] and [`SigningKey::generate`] consume: 10 for the kid suffix
 /// and 64 for the key.
@@ -24,6 +23,9 @@ pub const KEY_ENTROPY_BYTES: usize = 74;
 pub struct SigningKey {
     kid: String,
     secret: String,
+    prepared: PreparedKey,
+    /// base64url of the header SMD writes for this kid, for the verifier's fast path.
+    header_b64: String,
 }
 
 impl SigningKey {
@@ -40,7 +42,16 @@ impl SigningKey {
         if kid.is_empty() || secret.is_empty() {
             return Err(KeyError::Empty);
         }
-        Ok(Self { kid, secret })
+        Ok(Self::from_parts(kid, secret))
+    }
+
+    fn from_parts(kid: String, secret: String) -> Self {
+        let prepared = PreparedKey::new(secret.as_bytes());
+        let mut header = String::from("{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":");
+        json::push_str(&mut header, &kid);
+        header.push('}');
+        let header_b64 = b64url(header.as_bytes());
+        Self { kid, secret, prepared, header_b64 }
     }
 
     /// Generates a key in SMD's format: kid `YYYYMMD_` + 20 lower-case hex characters (zero-padded
@@ -58,7 +69,7 @@ impl SigningKey {
         let (year, month, day) = now.utc_date();
         let kid = format!("{year:04}{month:02}{day}_{}", hex(kid_bytes));
         let secret = hex(key_bytes);
-        Ok(Self { kid, secret })
+        Ok(Self::from_parts(kid, secret))
     }
 
     /// The key id written into the JWT header.
@@ -76,19 +87,15 @@ impl SigningKey {
         self.secret.len() < 32
     }
 
-    pub(crate) fn mac(&self) -> HmacSha256 {
-        // HMAC accepts keys of any length, so this cannot fail.
-        match HmacSha256::new_from_slice(self.secret.as_bytes()) {
-            Ok(mac) => mac,
-            Err(_) => unreachable_hmac(),
-        }
+    /// HMAC-SHA256 with this key (its text as UTF-8) over the concatenation of `parts`.
+    pub(crate) fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        self.prepared.mac(parts)
     }
-}
 
-#[cold]
-fn unreachable_hmac() -> ! {
-    // `Hmac::new_from_slice` only fails for fixed-key-size MACs, which HMAC is not.
-    panic!("HMAC-SHA256 rejected a key; HMAC takes keys of any length")
+    /// base64url of `{"alg":"HS256","typ":"JWT","kid":"<kid>"}`: the header SMD writes.
+    pub(crate) fn header_b64(&self) -> &str {
+        &self.header_b64
+    }
 }
 
 impl fmt::Debug for SigningKey {
@@ -101,8 +108,9 @@ fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+        for nibble in [b >> 4, b & 0xf] {
+            out.push(DIGITS.get(usize::from(nibble)).map_or('0', |&d| char::from(d)));
+        }
     }
     out
 }
@@ -142,7 +150,8 @@ impl KeySet {
     /// secondary, and the old secondary is dropped. Tokens signed with the dropped key stop
     /// verifying, so keep token lifetimes shorter than the rotation interval.
     pub fn rotate(self, new_primary: SigningKey) -> Self {
-        Self { secondary: Some(self.primary.clone()), primary: new_primary }
+        let Self { primary: old_primary, .. } = self;
+        Self { secondary: Some(old_primary), primary: new_primary }
     }
 
     /// Parses SMD's layout: `{"primary": {"<kid>": "<key>"}, "secondary": {"<kid>": "<key>"}}`;

@@ -29,6 +29,7 @@ mod error;
 mod ip;
 mod json;
 mod key;
+mod mac;
 mod policy;
 mod revocation;
 mod sign;

@@ -1,7 +1,5 @@
 //! Token generation, byte-identical to the SMD SDK (v1.2.6).
 
-use hmac::Mac as _;
-
 use super::error::SignError;
 use super::ip;
 use super::json;
@@ -183,11 +181,7 @@ pub fn sign(
     payload.push_str(&now_secs.to_string());
     payload.push('}');
 
-    let mut header = String::from("{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":");
-    json::push_str(&mut header, key.kid());
-    header.push('}');
-
-    let mut jwt = b64url(header.as_bytes());
+    let mut jwt = key.header_b64().to_owned();
     jwt.push('.');
     jwt.push_str(&b64url(payload.as_bytes()));
     let signature = hmac_b64(key, jwt.as_bytes());
@@ -265,9 +259,7 @@ fn query_value<'q>(query: &'q str, name: &str) -> Option<&'q str> {
 }
 
 pub(crate) fn hmac_b64(key: &SigningKey, msg: &[u8]) -> String {
-    let mut mac = key.mac();
-    mac.update(msg);
-    b64url(&mac.finalize().into_bytes())
+    b64url(&key.mac(&[msg]))
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@
 use std::borrow::Cow;
 
 use base64::Engine as _;
-use hmac::Mac as _;
 use serde::Deserialize;
 
 use super::error::{Malformed, VerifyError};
@@ -14,7 +13,7 @@ use super::key::{KeySet, SigningKey};
 use super::revocation::RevocationList;
 use super::uri;
 use super::verify::{Request, Verified, VerifyOptions};
-use crate::encoding::{B64URL, b64url, ct_eq};
+use crate::encoding::{B64URL, ct_eq};
 use crate::time::UnixTime;
 
 /// Shortest JWT the SMD edge accepts; kept here so both profiles agree on what a token is.
@@ -83,31 +82,45 @@ pub(crate) fn verify(
     if token.jwt.len() < MIN_JWT_CHARS {
         return Err(VerifyError::Malformed(Malformed::TooShort));
     }
-    let mut parts = token.jwt.split('.');
-    let (Some(h64), Some(p64), Some(s64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return Err(VerifyError::Malformed(Malformed::Segments));
-    };
+    let (h64, p64, s64) = split_jws(token.jwt).ok_or(VerifyError::Malformed(Malformed::Segments))?;
 
-    let header_bytes = B64URL.decode(h64).map_err(|_| VerifyError::Malformed(Malformed::Base64))?;
-    let header: Header<'_> =
-        serde_json::from_slice(&header_bytes).map_err(|_| VerifyError::Malformed(Malformed::Header))?;
-    if header.alg != "HS256" {
-        return Err(VerifyError::Malformed(Malformed::Algorithm));
-    }
-    let key = header.kid.as_deref().and_then(|kid| keys.get(kid)).ok_or(VerifyError::UnknownKid)?;
+    // Fast path: SMD writes exactly one header per kid, so compare the encoded bytes with each
+    // key's before decoding anything. Any other header goes through the full parse.
+    let key = match keys.iter().find(|k| k.header_b64() == h64) {
+        Some(key) => key,
+        None => {
+            let header_bytes = B64URL.decode(h64).map_err(|_| VerifyError::Malformed(Malformed::Base64))?;
+            let header: Header<'_> =
+                serde_json::from_slice(&header_bytes).map_err(|_| VerifyError::Malformed(Malformed::Header))?;
+            if header.alg != "HS256" {
+                return Err(VerifyError::Malformed(Malformed::Algorithm));
+            }
+            header.kid.as_deref().and_then(|kid| keys.get(kid)).ok_or(VerifyError::UnknownKid)?
+        }
+    };
 
     let signed_len = h64.len() + 1 + p64.len();
     let signed = token.jwt.get(..signed_len).ok_or(VerifyError::Malformed(Malformed::Segments))?;
-    let mut mac = key.mac();
-    mac.update(signed.as_bytes());
-    let expected = b64url(&mac.finalize().into_bytes());
-    if !ct_eq(expected.as_bytes(), s64.as_bytes()) {
+    let expected = key.mac(&[signed.as_bytes()]);
+    // Canonical base64url only (43 characters, no stray bits), then a constant-time compare.
+    let given = decode_mac(s64).ok_or(VerifyError::BadSignature)?;
+    if !ct_eq(&expected, &given) {
         return Err(VerifyError::BadSignature);
     }
 
-    let payload_bytes = B64URL.decode(p64).map_err(|_| VerifyError::Malformed(Malformed::Base64))?;
+    // Typical payloads decode into the stack; larger ones (up to the size cap) into the heap.
+    let bad_b64 = |_| VerifyError::Malformed(Malformed::Base64);
+    let mut stack = [0u8; 2048];
+    let heap;
+    let payload_bytes: &[u8] = if p64.len() <= 2728 {
+        let n = B64URL.decode_slice(p64, &mut stack).map_err(|_| VerifyError::Malformed(Malformed::Base64))?;
+        stack.get(..n).unwrap_or_default()
+    } else {
+        heap = B64URL.decode(p64).map_err(bad_b64)?;
+        &heap
+    };
     let claims: Claims<'_> =
-        serde_json::from_slice(&payload_bytes).map_err(|_| VerifyError::Malformed(Malformed::Payload))?;
+        serde_json::from_slice(payload_bytes).map_err(|_| VerifyError::Malformed(Malformed::Payload))?;
 
     let leeway_ms = i64::from(options.leeway_secs) * 1000;
     let now_ms = now.as_millis();
@@ -213,17 +226,14 @@ fn check_binding(
     let Some(intsig) = claims.intsig.as_deref() else {
         return if rest.is_empty() && !claims.ip { Ok(()) } else { Err(VerifyError::BindingMismatch) };
     };
-    let base = key.mac();
+    let Some(given) = decode_mac(intsig) else { return Err(VerifyError::BindingMismatch) };
     let matches = |ip: Option<&str>| {
-        let mut mac = base.clone();
-        if let Some(ip) = ip {
-            mac.update(ip.as_bytes());
-            if !rest.is_empty() {
-                mac.update(b":");
-            }
-        }
-        mac.update(rest.as_bytes());
-        ct_eq(b64url(&mac.finalize().into_bytes()).as_bytes(), intsig.as_bytes())
+        let expected = match ip {
+            Some(ip) if rest.is_empty() => key.mac(&[ip.as_bytes()]),
+            Some(ip) => key.mac(&[ip.as_bytes(), b":", rest.as_bytes()]),
+            None => key.mac(&[rest.as_bytes()]),
+        };
+        ct_eq(&expected, &given)
     };
     let ok = if ip_spellings.is_empty() {
         matches(None)
@@ -237,4 +247,23 @@ fn check_binding(
         (false, false, true) => Err(VerifyError::IpMismatch),
         (false, ..) => Err(VerifyError::BindingMismatch),
     }
+}
+
+/// A 32-byte MAC from its canonical unpadded base64url form (exactly 43 characters).
+fn decode_mac(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 43 {
+        return None;
+    }
+    let mut buf = [0u8; 33];
+    match B64URL.decode_slice(text, &mut buf) {
+        Ok(32) => buf.first_chunk::<32>().copied(),
+        _ => None,
+    }
+}
+
+/// `<header>.<payload>.<signature>`: exactly three parts.
+pub(crate) fn split_jws(jwt: &str) -> Option<(&str, &str, &str)> {
+    let (header, rest) = jwt.split_once('.')?;
+    let (payload, signature) = rest.split_once('.')?;
+    (!signature.contains('.')).then_some((header, payload, signature))
 }

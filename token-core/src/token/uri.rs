@@ -29,20 +29,18 @@ impl TokenSegment<'_> {
 /// least three parts (so `/tok` fails and `/tok/` passes), and take a session id when the segment
 /// has exactly four `.`-parts.
 pub(crate) fn split(uri: &str) -> Result<TokenSegment<'_>, VerifyError> {
-    let no_token = VerifyError::Malformed(Malformed::NoToken);
-    let (before, rest) = uri.split_once('/').ok_or_else(|| no_token.clone())?;
-    let slash = rest.find('/').ok_or_else(|| no_token.clone())?;
-    let (segment, after) = rest.split_at_checked(slash).ok_or_else(|| no_token.clone())?;
+    let no_token = || VerifyError::Malformed(Malformed::NoToken);
+    let (before, rest) = uri.split_once('/').ok_or_else(no_token)?;
+    let slash = rest.find('/').ok_or_else(no_token)?;
+    let (segment, after) = rest.split_at_checked(slash).ok_or_else(no_token)?;
     if segment.is_empty() {
-        return Err(no_token);
+        return Err(no_token());
     }
-    let (session_id, jwt) = if segment.bytes().filter(|&b| b == b'.').count() == 3 {
-        match segment.split_once('.') {
-            Some((sid, jwt)) => (Some(sid), jwt),
-            None => (None, segment),
-        }
-    } else {
-        (None, segment)
+    // Counting vectorises; the first dot is looked up only when there are exactly three.
+    let dots = segment.bytes().filter(|&b| b == b'.').count();
+    let (session_id, jwt) = match (dots, segment.split_once('.')) {
+        (3, Some((sid, jwt))) => (Some(sid), jwt),
+        _ => (None, segment),
     };
     Ok(TokenSegment { session_id, jwt, before, after })
 }
@@ -59,30 +57,41 @@ pub(crate) fn segment_len(uri: &str) -> Option<usize> {
 /// NUL (raw or `%00`).
 pub(crate) fn has_escape(path: &str) -> bool {
     let bytes = path.as_bytes();
-    if bytes.iter().any(|&b| b == b'\\' || b == 0) {
-        return true;
-    }
-    // Decode only the escapes that matter here; anything else stays as it is.
-    let mut decoded = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
-        if b == b'%'
-            && let (Some(&h), Some(&l)) = (bytes.get(i + 1), bytes.get(i + 2))
-            && let (Some(h), Some(l)) = (hex_val(h), hex_val(l))
-        {
-            match h << 4 | l {
-                b'.' => decoded.push(b'.'),
-                // An encoded separator or NUL has no business in a media path.
-                b'/' | b'\\' | 0 => return true,
-                _ => decoded.extend_from_slice(bytes.get(i..i + 3).unwrap_or_default()),
+        match b {
+            b'\\' | 0 => return true,
+            b'%' => {
+                if let (Some(&h), Some(&l)) = (bytes.get(i + 1), bytes.get(i + 2))
+                    && let (Some(h), Some(l)) = (hex_val(h), hex_val(l))
+                    && matches!(h << 4 | l, b'/' | b'\\' | 0)
+                {
+                    return true;
+                }
             }
-            i += 3;
-            continue;
+            _ => {}
         }
-        decoded.push(b);
         i += 1;
     }
-    decoded.split(|&b| b == b'/').any(|seg| seg == b"." || seg == b"..")
+    path.split('/').any(is_dot_segment)
+}
+
+/// `.` or `..`, each dot possibly written `%2e` / `%2E`.
+fn is_dot_segment(seg: &str) -> bool {
+    if seg.len() > 6 {
+        return false;
+    }
+    let mut rest = seg.as_bytes();
+    let mut dots = 0;
+    while !rest.is_empty() {
+        rest = match rest {
+            [b'.', tail @ ..] => tail,
+            [b'%', b'2', b'e' | b'E', tail @ ..] => tail,
+            _ => return false,
+        };
+        dots += 1;
+    }
+    matches!(dots, 1 | 2)
 }
 
 fn hex_val(b: u8) -> Option<u8> {
