@@ -4,7 +4,10 @@ use clap::{Parser, Subcommand};
 
 use crate::cmd;
 
-/// Sign and verify AWS "Secure Media Delivery at the Edge" tokens, and decode CMCD.
+/// Sign and verify AWS "Secure Media Delivery at the Edge" (SMD) tokens, and decode CMCD.
+///
+/// Keys come from --keys FILE or, when that is absent, from the SMD_KEYS environment variable
+/// holding the key-set JSON itself.
 ///
 /// Exit status: 0 = ok / accepted, 1 = token or payload rejected, 2 = usage or I/O error.
 #[derive(Debug, Parser)]
@@ -21,7 +24,29 @@ pub(crate) struct Cli {
 /// Every subcommand.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Create, rotate and show signing keys (SMD's key format).
+    #[command(subcommand)]
+    Keys(cmd::keys::KeysCommand),
+    /// Sign a playback URL.
+    Sign(cmd::sign::SignArgs),
+    /// Verify a request's token as the edge would.
+    Verify(cmd::verify::VerifyArgs),
+    /// Decode a token without verifying it.
+    Inspect(cmd::inspect::InspectArgs),
+    /// Revoke playback sessions and export the AWS WAF rule group.
+    #[command(subcommand)]
+    Revoke(cmd::revoke::RevokeCommand),
     /// Decode, encode and validate Common Media Client Data (CTA-5004 v1 and v2).
     #[command(subcommand)]
     Cmcd(cmd::cmcd::CmcdCommand),
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn definitions_are_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -2,6 +2,7 @@
 
 mod args;
 mod cmd;
+mod support;
 
 use std::process::ExitCode;
 

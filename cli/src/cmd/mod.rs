@@ -1,6 +1,11 @@
 //! One module per subcommand: turn arguments into core calls and format the output.
 
 pub(crate) mod cmcd;
+pub(crate) mod inspect;
+pub(crate) mod keys;
+pub(crate) mod revoke;
+pub(crate) mod sign;
+pub(crate) mod verify;
 
 use std::process::ExitCode;
 
@@ -10,5 +15,10 @@ use crate::args::{Cli, Command};
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Cmcd(cmd) => cmcd::run(cmd, cli.json),
+        Command::Keys(cmd) => keys::run(cmd, cli.json),
+        Command::Sign(args) => sign::run(args, cli.json),
+        Command::Verify(args) => verify::run(args, cli.json),
+        Command::Inspect(args) => inspect::run(args, cli.json),
+        Command::Revoke(cmd) => revoke::run(cmd, cli.json),
     }
 }
