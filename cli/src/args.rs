@@ -28,9 +28,9 @@ pub(crate) enum Command {
     #[command(subcommand)]
     Keys(cmd::keys::KeysCommand),
     /// Sign a playback URL.
-    Sign(cmd::sign::SignArgs),
+    Sign(Box<cmd::sign::SignArgs>),
     /// Verify a request's token as the edge would.
-    Verify(cmd::verify::VerifyArgs),
+    Verify(Box<cmd::verify::VerifyArgs>),
     /// Decode a token without verifying it.
     Inspect(cmd::inspect::InspectArgs),
     /// Revoke playback sessions and export the AWS WAF rule group.

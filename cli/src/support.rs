@@ -18,12 +18,17 @@ pub(crate) fn load_keys(path: Option<&Path>) -> anyhow::Result<KeySet> {
         Some(path) => (read_text(path)?, path.display().to_string()),
         None => match std::env::var(KEYS_ENV) {
             Ok(text) if !text.trim().is_empty() => (text, format!("${KEYS_ENV}")),
-            _ => bail!("no keys: pass --keys keys.json or set {KEYS_ENV} to the key-set JSON (create one with `smd-cli keys generate --out keys.json`)"),
+            _ => bail!(
+                "no keys: pass --keys keys.json or set {KEYS_ENV} to the key-set JSON (create one with `smd-cli keys generate --out keys.json`)"
+            ),
         },
     };
     let keys = KeySet::from_json(&text).with_context(|| format!("reading keys from {origin}"))?;
     for key in keys.iter().filter(|k| k.is_weak()) {
-        eprintln!("smd-cli: warning: key {} is shorter than 32 bytes; generate a real one with `smd-cli keys generate`", key.kid());
+        eprintln!(
+            "smd-cli: warning: key {} is shorter than 32 bytes; generate a real one with `smd-cli keys generate`",
+            key.kid()
+        );
     }
     Ok(keys)
 }
@@ -47,8 +52,9 @@ pub(crate) fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
 /// Writes `contents` to `path` atomically (temporary file + rename). `secret` files are created
 /// readable by the owner only.
 pub(crate) fn write_atomic(path: &Path, contents: &[u8], secret: bool) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().with_context(|| format!("{} is not a file path", path.display()))?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| Path::new("."));
+    let name =
+        path.file_name().with_context(|| format!("{} is not a file path", path.display()))?;
     let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -101,8 +107,12 @@ pub(crate) fn parse_duration_secs(text: &str) -> anyhow::Result<i64> {
         Some(b'd') => (&t[..t.len() - 1], 86_400),
         _ => (t, 1),
     };
-    let n: i64 = digits.parse().with_context(|| format!("invalid duration {text:?}: use e.g. 90s, 30m, 6h, 7d"))?;
-    n.checked_mul(scale).filter(|v| *v > 0).with_context(|| format!("invalid duration {text:?}: must be positive"))
+    let n: i64 = digits
+        .parse()
+        .with_context(|| format!("invalid duration {text:?}: use e.g. 90s, 30m, 6h, 7d"))?;
+    n.checked_mul(scale)
+        .filter(|v| *v > 0)
+        .with_context(|| format!("invalid duration {text:?}: must be positive"))
 }
 
 /// RFC 3339 UTC text of an epoch second, for humans.
@@ -122,7 +132,8 @@ pub(crate) fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
 
 /// Parses `name: value` (curl's `-H` form) into a lower-cased name and a trimmed value.
 pub(crate) fn parse_header(text: &str) -> anyhow::Result<(String, String)> {
-    let (name, value) = text.split_once(':').with_context(|| format!("header {text:?} is not `name: value`"))?;
+    let (name, value) =
+        text.split_once(':').with_context(|| format!("header {text:?} is not `name: value`"))?;
     let name = name.trim();
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
         bail!("header {text:?} has an invalid name");

@@ -1,6 +1,9 @@
 //! End-to-end tests of `smd-cli keys | sign | verify | inspect | revoke` through the built binary,
 //! with a fixed `--now`, against the SMD interoperability vectors.
 
+// Test helpers outside #[test] functions unwrap too: a failure there is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,7 +29,11 @@ fn stdout(out: &Output) -> String {
 /// A fresh scratch directory under the system temp dir.
 fn scratch() -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!("smd-cli-test-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+    let dir = std::env::temp_dir().join(format!(
+        "smd-cli-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -45,7 +52,8 @@ fn vectors() -> Value {
 /// The vectors' signing key and the edge's two-key set, in our key-file layout.
 fn vector_key_files(dir: &Path) -> (PathBuf, PathBuf) {
     let v = vectors();
-    let signing = write(dir, "sign-keys.json", &json!({"primary": {v["kid"].as_str().unwrap(): v["key"]}}));
+    let signing =
+        write(dir, "sign-keys.json", &json!({"primary": {v["kid"].as_str().unwrap(): v["key"]}}));
     let secrets = v["edge_secrets"].as_object().unwrap();
     let mut it = secrets.iter();
     let (k1, v1) = it.next().unwrap();
@@ -73,7 +81,12 @@ fn sign_reproduces_every_generated_vector_with_a_playback_url() {
             .arg("--viewer")
             .arg(&viewer));
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(stdout(&out).trim_end(), case["generated"].as_str().unwrap(), "case {}", case["name"]);
+        assert_eq!(
+            stdout(&out).trim_end(),
+            case["generated"].as_str().unwrap(),
+            "case {}",
+            case["name"]
+        );
         checked += 1;
     }
     assert_eq!(checked, 3);
@@ -92,7 +105,16 @@ fn verify_json_contract_and_exit_codes_over_the_vectors() {
             continue;
         }
         let mut cmd = bin();
-        cmd.args(["verify", "--json", "--profile", "smd-compat", "--url", url, "--now", &input["now"].to_string()]);
+        cmd.args([
+            "verify",
+            "--json",
+            "--profile",
+            "smd-compat",
+            "--url",
+            url,
+            "--now",
+            &input["now"].to_string(),
+        ]);
         cmd.arg("--keys").arg(&edge).args(["--ip", input["ip"].as_str().unwrap()]);
         for (name, value) in input["headers"].as_object().unwrap() {
             cmd.args(["-H", &format!("{name}: {}", value["value"].as_str().unwrap())]);
@@ -114,7 +136,8 @@ fn verify_plain_output_and_event_input() {
     let v = vectors();
     let (_, edge) = vector_key_files(&dir);
     let case = &v["cases"][0];
-    let path = case["generated"].as_str().unwrap().trim_start_matches("https://d111.cloudfront.net");
+    let path =
+        case["generated"].as_str().unwrap().trim_start_matches("https://d111.cloudfront.net");
     let event = |ua: &str| {
         json!({
             "version": "1.0",
@@ -130,12 +153,27 @@ fn verify_plain_output_and_event_input() {
         })
     };
     let ok = write(&dir, "ok.json", &event("UA-1"));
-    let out = run(bin().args(["verify", "--now", "1700000000"]).arg("--keys").arg(&edge).arg("--event").arg(&ok));
+    let out = run(bin()
+        .args(["verify", "--now", "1700000000"])
+        .arg("--keys")
+        .arg(&edge)
+        .arg("--event")
+        .arg(&ok));
     assert_eq!((out.status.code(), stdout(&out).as_str()), (Some(0), "/out/v1/abc/index.m3u8\n"));
     let bad = write(&dir, "bad.json", &event("UA-2"));
-    let out = run(bin().args(["verify", "--now", "1700000000"]).arg("--keys").arg(&edge).arg("--event").arg(&bad));
+    let out = run(bin()
+        .args(["verify", "--now", "1700000000"])
+        .arg("--keys")
+        .arg(&edge)
+        .arg("--event")
+        .arg(&bad));
     assert_eq!((out.status.code(), stdout(&out).as_str()), (Some(1), "binding_mismatch\n"));
-    let out = run(bin().args(["verify", "--now", "1700010801"]).arg("--keys").arg(&edge).arg("--event").arg(&ok));
+    let out = run(bin()
+        .args(["verify", "--now", "1700010801"])
+        .arg("--keys")
+        .arg(&edge)
+        .arg("--event")
+        .arg(&ok));
     assert_eq!((out.status.code(), stdout(&out).as_str()), (Some(1), "expired\n"));
 }
 
@@ -171,15 +209,28 @@ fn keys_generate_sign_verify_rotate_with_env_keys() {
     assert_eq!(again.status.code(), Some(2), "refuses to overwrite");
 
     let text = std::fs::read_to_string(&keys).unwrap();
-    let out = run(bin()
-        .env("SMD_KEYS", &text)
-        .args(["sign", "--url", "https://cdn.example/live/index.m3u8", "--ttl", "1h", "--now", "1800000000", "--bind-ip", "2001:db8::1"]));
+    let out = run(bin().env("SMD_KEYS", &text).args([
+        "sign",
+        "--url",
+        "https://cdn.example/live/index.m3u8",
+        "--ttl",
+        "1h",
+        "--now",
+        "1800000000",
+        "--bind-ip",
+        "2001:db8::1",
+    ]));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let url = stdout(&out).trim_end().to_owned();
-    assert!(url.starts_with("https://cdn.example/eyJ") && url.ends_with("/live/index.m3u8"), "{url}");
+    assert!(
+        url.starts_with("https://cdn.example/eyJ") && url.ends_with("/live/index.m3u8"),
+        "{url}"
+    );
 
     let verify = |ip: &str, now: &str| {
-        run(bin().env("SMD_KEYS", &text).args(["verify", "--url", &url, "--ip", ip, "--now", now])).status.code()
+        run(bin().env("SMD_KEYS", &text).args(["verify", "--url", &url, "--ip", ip, "--now", now]))
+            .status
+            .code()
     };
     assert_eq!(verify("2001:db8:0:0:0:0:0:1", "1800000000"), Some(0));
     assert_eq!(verify("2001:db8::2", "1800000000"), Some(1));
@@ -188,7 +239,9 @@ fn keys_generate_sign_verify_rotate_with_env_keys() {
     let out = run(bin().args(["keys", "rotate", "--json", "--keys"]).arg(&keys));
     let rotated: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(rotated["secondary"], json!(kid));
-    let out = run(bin().args(["verify", "--url", &url, "--ip", "2001:db8::1", "--now", "1800000000", "--keys"]).arg(&keys));
+    let out = run(bin()
+        .args(["verify", "--url", &url, "--ip", "2001:db8::1", "--now", "1800000000", "--keys"])
+        .arg(&keys));
     assert_eq!(out.status.code(), Some(0), "the old primary still verifies as secondary");
 }
 
@@ -197,8 +250,22 @@ fn sign_flags_build_the_policy() {
     let dir = scratch();
     let (signing, _) = vector_key_files(&dir);
     let out = run(bin()
-        .args(["sign", "--json", "--url", "https://h/out/v1/abc/index.m3u8?m=42", "--now", "1700000000"])
-        .args(["--session-id", "abcDEF123456", "--bind-header", "user-agent", "-H", "User-Agent: UA-1"])
+        .args([
+            "sign",
+            "--json",
+            "--url",
+            "https://h/out/v1/abc/index.m3u8?m=42",
+            "--now",
+            "1700000000",
+        ])
+        .args([
+            "--session-id",
+            "abcDEF123456",
+            "--bind-header",
+            "user-agent",
+            "-H",
+            "User-Agent: UA-1",
+        ])
         .args(["--bind-query", "m", "--exclude", "/ads/", "--path", "/out/v1/", "--ttl", "3h"])
         .arg("--keys")
         .arg(&signing));
@@ -216,7 +283,10 @@ fn sign_flags_build_the_policy() {
     assert_eq!(claims["claims"]["exc"], json!(["/ads/"]));
     // Claim order is SMD's.
     let keys: Vec<&String> = claims["claims"].as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["ip", "co", "cty", "reg", "ssn", "exp", "headers", "qs", "intsig", "paths", "exc", "iat"]);
+    assert_eq!(
+        keys,
+        ["ip", "co", "cty", "reg", "ssn", "exp", "headers", "qs", "intsig", "paths", "exc", "iat"]
+    );
 }
 
 #[test]
@@ -225,25 +295,43 @@ fn revoke_add_list_export_and_verify() {
     let (signing, _) = vector_key_files(&dir);
     let revoked = dir.join("revoked.json");
     let out = run(bin()
-        .args(["sign", "--url", "/out/a.m3u8", "--now", "1700000000", "--session-id", "sessREVOKE1"])
+        .args([
+            "sign",
+            "--url",
+            "/out/a.m3u8",
+            "--now",
+            "1700000000",
+            "--session-id",
+            "sessREVOKE1",
+        ])
         .arg("--keys")
         .arg(&signing));
     let url = stdout(&out).trim_end().to_owned();
-    let add = run(bin().args(["revoke", "add", "sessREVOKE1", "--for", "2h", "--now", "1700000000", "--revoked"]).arg(&revoked));
+    let add = run(bin()
+        .args(["revoke", "add", "sessREVOKE1", "--for", "2h", "--now", "1700000000", "--revoked"])
+        .arg(&revoked));
     assert!(add.status.success(), "{}", String::from_utf8_lossy(&add.stderr));
-    let list = run(bin().args(["revoke", "list", "--json", "--now", "1700000000", "--revoked"]).arg(&revoked));
+    let list = run(bin()
+        .args(["revoke", "list", "--json", "--now", "1700000000", "--revoked"])
+        .arg(&revoked));
     let entries: Value = serde_json::from_str(&stdout(&list)).unwrap();
     assert_eq!(entries[0]["session_id"], "sessREVOKE1");
     assert_eq!(entries[0]["expires_at"], 1_700_007_200);
 
     let verify = |now: &str| {
-        let out = run(bin().args(["verify", "--json", "--url", &url, "--now", now]).arg("--keys").arg(&signing).arg("--revoked").arg(&revoked));
+        let out = run(bin()
+            .args(["verify", "--json", "--url", &url, "--now", now])
+            .arg("--keys")
+            .arg(&signing)
+            .arg("--revoked")
+            .arg(&revoked));
         serde_json::from_str::<Value>(&stdout(&out)).unwrap()["code"].clone()
     };
     assert_eq!(verify("1700000100"), json!("revoked"));
     assert_eq!(verify("1700007201"), json!("expired"), "revocation lapsed; the 1 h token too");
 
-    let waf = run(bin().args(["revoke", "export-waf", "--now", "1700000000", "--revoked"]).arg(&revoked));
+    let waf =
+        run(bin().args(["revoke", "export-waf", "--now", "1700000000", "--revoked"]).arg(&revoked));
     let group: Value = serde_json::from_str(&stdout(&waf)).unwrap();
     assert_eq!(group["Scope"], "CLOUDFRONT");
     let stmt = &group["Rules"][0]["Statement"]["ByteMatchStatement"];

@@ -9,7 +9,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use std::hint::black_box;
 use token_core::UnixTime;
 use token_core::token::{
-    KeySet, Profile, Request, SigningKey, TokenPolicy, Verifier, VerifyOptions, ViewerAttributes, sign,
+    KeySet, Profile, Request, SigningKey, TokenPolicy, Verifier, VerifyOptions, ViewerAttributes,
+    sign,
 };
 
 const KEY: &str = "9c3b1f5e2d4a6b8c0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f\
@@ -21,7 +22,10 @@ fn fixture() -> (TokenPolicy, ViewerAttributes, SigningKey) {
     let policy = TokenPolicy {
         ssn: true,
         headers: vec!["user-agent".into(), "referer".into()],
-        paths: vec!["/out/v1/8c0f6e2b4d1a4f3e9b7c5a2d1e0f9a8b/".into(), "/v1/master/1a2b3c/live-1/".into()],
+        paths: vec![
+            "/out/v1/8c0f6e2b4d1a4f3e9b7c5a2d1e0f9a8b/".into(),
+            "/v1/master/1a2b3c/live-1/".into(),
+        ],
         exc: vec!["/ads/".into()],
         nbf: Some(1_645_000_000),
         exp: "+6h".into(),
@@ -40,19 +44,30 @@ fn benches(c: &mut Criterion) {
     let (policy, viewer, key) = fixture();
     let signed = sign(&policy, &viewer, None, &key, now, &mut |_| {}).unwrap();
     let uri = signed.to_url("/out/v1/8c0f6e2b4d1a4f3e9b7c5a2d1e0f9a8b/index_1_00042.ts");
-    let headers = [("host", "d111.cloudfront.net"), ("user-agent", UA), ("referer", REFERER), ("accept", "*/*")];
-    let request = Request { uri: &uri, viewer_ip: Some("198.51.100.7"), headers: &headers, query: &[] };
+    let headers = [
+        ("host", "d111.cloudfront.net"),
+        ("user-agent", UA),
+        ("referer", REFERER),
+        ("accept", "*/*"),
+    ];
+    let request =
+        Request { uri: &uri, viewer_ip: Some("198.51.100.7"), headers: &headers, query: &[] };
     let keys = KeySet::new(key.clone(), None).unwrap();
     let strict = Verifier::new(keys.clone());
-    let compat = Verifier::new(keys).with_options(VerifyOptions { profile: Profile::SmdCompat, ..Default::default() });
+    let compat = Verifier::new(keys)
+        .with_options(VerifyOptions { profile: Profile::SmdCompat, ..Default::default() });
     assert!(strict.verify(&request, now).is_ok());
 
     let mut group = c.benchmark_group("token");
     group.bench_function("sign", |b| {
-        b.iter(|| sign(black_box(&policy), black_box(&viewer), None, &key, now, &mut |_| {}).unwrap())
+        b.iter(|| {
+            sign(black_box(&policy), black_box(&viewer), None, &key, now, &mut |_| {}).unwrap()
+        })
     });
     group.bench_function("verify", |b| b.iter(|| strict.verify(black_box(&request), now).unwrap()));
-    group.bench_function("verify_smd_compat", |b| b.iter(|| compat.verify(black_box(&request), now).unwrap()));
+    group.bench_function("verify_smd_compat", |b| {
+        b.iter(|| compat.verify(black_box(&request), now).unwrap())
+    });
 
     let decoding_key = DecodingKey::from_secret(KEY.as_bytes());
     let mut validation = Validation::new(Algorithm::HS256);
@@ -61,7 +76,8 @@ fn benches(c: &mut Criterion) {
     let jwt = signed.jwt.clone();
     group.bench_function("jsonwebtoken_decode", |b| {
         b.iter(|| {
-            jsonwebtoken::decode::<serde_json::Value>(black_box(&jwt), &decoding_key, &validation).unwrap()
+            jsonwebtoken::decode::<serde_json::Value>(black_box(&jwt), &decoding_key, &validation)
+                .unwrap()
         })
     });
     group.finish();

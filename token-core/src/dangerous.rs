@@ -24,7 +24,9 @@ pub struct Unverified {
 #[non_exhaustive]
 pub enum DecodeError {
     /// No `<header>.<payload>.<signature>` token was found in the input.
-    #[error("no SMD token found (expected <sid>.<jwt>, <jwt>, or a URL whose first path segment is one)")]
+    #[error(
+        "no SMD token found (expected <sid>.<jwt>, <jwt>, or a URL whose first path segment is one)"
+    )]
     NotFound,
     /// A part is not base64url-encoded JSON.
     #[error("token part is not base64url-encoded JSON")]
@@ -58,7 +60,9 @@ pub fn decode_unverified(input: &str) -> Result<Unverified, DecodeError> {
         }
     };
     let mut parts = jwt.split('.');
-    let (Some(h), Some(p), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(h), Some(p), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(DecodeError::NotFound);
     };
     let decode = |part: &str| -> Result<serde_json::Value, DecodeError> {

@@ -3,10 +3,14 @@
 //! `strict` outcome of each request is asserted too — where it differs, the test names the SMD
 //! defect (`reference/smd.md` §7 numbering) that the strict profile fixes.
 
+// Test helpers outside #[test] functions unwrap too: a failure there is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::Value;
 use token_core::UnixTime;
 use token_core::token::{
-    KeySet, Profile, Request, SigningKey, TokenPolicy, Verifier, VerifyOptions, ViewerAttributes, sign,
+    KeySet, Profile, Request, SigningKey, TokenPolicy, Verifier, VerifyOptions, ViewerAttributes,
+    sign,
 };
 
 const VECTORS: &str = include_str!("../testdata/smd/smd_vectors.json");
@@ -17,7 +21,9 @@ fn vectors() -> Value {
 
 fn edge_keys(v: &Value) -> KeySet {
     let secrets = v["edge_secrets"].as_object().unwrap();
-    let mut keys = secrets.iter().map(|(kid, key)| SigningKey::new(kid.clone(), key.as_str().unwrap()).unwrap());
+    let mut keys = secrets
+        .iter()
+        .map(|(kid, key)| SigningKey::new(kid.clone(), key.as_str().unwrap()).unwrap());
     let first = keys.next().unwrap();
     KeySet::new(first, keys.next()).unwrap()
 }
@@ -29,7 +35,9 @@ fn verifier(v: &Value, profile: Profile) -> Verifier {
 /// Strict outcomes that differ from SMD's, and why.
 fn strict_override(case: &str, request: &str) -> Option<(u16, &'static str)> {
     match (case, request) {
-        ("C_ipv6", "viewer_ip_compressed") => Some((200, "D2: compressed and expanded IPv6 compare equal")),
+        ("C_ipv6", "viewer_ip_compressed") => {
+            Some((200, "D2: compressed and expanded IPv6 compare equal"))
+        }
         ("F_querystring", "qs_absent") => {
             Some((401, "D3: an empty rebuilt intsig input no longer passes (binding_mismatch)"))
         }
@@ -63,7 +71,11 @@ fn request_uri(case: &Value, input: &Value) -> String {
         }
         _ => (None, segment.clone()),
     };
-    let rest_of_path = full_path.trim_start_matches('/').split_once('/').map(|(_, r)| format!("/{r}")).unwrap_or_default();
+    let rest_of_path = full_path
+        .trim_start_matches('/')
+        .split_once('/')
+        .map(|(_, r)| format!("/{r}"))
+        .unwrap_or_default();
     if input["uri_from_url"].as_bool() == Some(true) {
         return full_path.to_owned();
     }
@@ -83,7 +95,9 @@ fn request_uri(case: &Value, input: &Value) -> String {
 
 fn pairs(obj: &Value) -> Vec<(String, String)> {
     obj.as_object()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v["value"].as_str().unwrap().to_owned())).collect())
+        .map(|m| {
+            m.iter().map(|(k, v)| (k.clone(), v["value"].as_str().unwrap().to_owned())).collect()
+        })
         .unwrap_or_default()
 }
 
@@ -96,9 +110,11 @@ struct Outcome {
 fn run(verifier: &Verifier, uri: &str, input: &Value) -> Outcome {
     let headers = pairs(&input["headers"]);
     let query = pairs(&input["qs"]);
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let headers: Vec<(&str, &str)> =
+        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let request = Request { uri, viewer_ip: input["ip"].as_str(), headers: &headers, query: &query };
+    let request =
+        Request { uri, viewer_ip: input["ip"].as_str(), headers: &headers, query: &query };
     let now = UnixTime::from_secs(input["now"].as_i64().unwrap());
     match verifier.verify(&request, now) {
         Ok(ok) => Outcome { status: 200, forwarded: Some(ok.forwarded_uri), code: None },
@@ -118,7 +134,9 @@ fn generated_tokens_are_byte_identical() {
         let policy = TokenPolicy::from_smd_json(&case["token_policy"]).unwrap();
         let viewer = ViewerAttributes::from_smd_json(&case["sdk_viewer_attributes"]).unwrap();
         let url = case["sdk_playback_url"].as_str();
-        let signed = sign(&policy, &viewer, url, &key, now, &mut |_| panic!("{name}: no randomness needed")).unwrap();
+        let signed =
+            sign(&policy, &viewer, url, &key, now, &mut |_| panic!("{name}: no randomness needed"))
+                .unwrap();
         let got = match url {
             Some(url) => signed.to_url(url),
             None => signed.path_segment(),
@@ -152,8 +170,15 @@ fn every_request_replays_under_both_profiles() {
             let got = run(&strict, &uri, &req["input"]);
             match strict_override(case_name, name) {
                 Some((status, why)) => {
-                    assert_ne!(status, want_status, "{case_name}/{name}: override must differ from SMD");
-                    assert_eq!(got.status, status, "strict {case_name}/{name}: {why} (code {:?})", got.code);
+                    assert_ne!(
+                        status, want_status,
+                        "{case_name}/{name}: override must differ from SMD"
+                    );
+                    assert_eq!(
+                        got.status, status,
+                        "strict {case_name}/{name}: {why} (code {:?})",
+                        got.code
+                    );
                 }
                 None => assert_eq!(
                     (got.status, &got.forwarded),
@@ -189,7 +214,8 @@ fn strict_codes_name_the_reason() {
     ];
     for (case_name, req_name, code) in expect {
         let case = v["cases"].as_array().unwrap().iter().find(|c| c["name"] == case_name).unwrap();
-        let req = case["requests"].as_array().unwrap().iter().find(|r| r["name"] == req_name).unwrap();
+        let req =
+            case["requests"].as_array().unwrap().iter().find(|r| r["name"] == req_name).unwrap();
         let got = run(&strict, &request_uri(case, &req["input"]), &req["input"]);
         assert_eq!(got.code, Some(code), "{case_name}/{req_name}");
     }
@@ -203,7 +229,11 @@ fn strict_binds_the_city_smd_ignores() {
     let mut input = case["requests"][0]["input"].clone();
     input["headers"]["cloudfront-viewer-city"]["value"] = "Lyon".into();
     let uri = request_uri(case, &input);
-    assert_eq!(run(&verifier(&v, Profile::SmdCompat), &uri, &input).status, 200, "SMD: city unbound (D1)");
+    assert_eq!(
+        run(&verifier(&v, Profile::SmdCompat), &uri, &input).status,
+        200,
+        "SMD: city unbound (D1)"
+    );
     let strict = run(&verifier(&v, Profile::Strict), &uri, &input);
     assert_eq!((strict.status, strict.code), (401, Some("binding_mismatch")));
 }
@@ -223,8 +253,12 @@ fn repo_vector_checks() {
                 uri.to_owned()
             };
             let headers = [("user-agent", ua)];
-            let request =
-                Request { uri: &uri, viewer_ip: rv["viewer_ip"].as_str(), headers: &headers, query: &[] };
+            let request = Request {
+                uri: &uri,
+                viewer_ip: rv["viewer_ip"].as_str(),
+                headers: &headers,
+                query: &[],
+            };
             let now = UnixTime::from_secs(check["now"].as_i64().unwrap());
             let status = verifier.verify(&request, now).map_or_else(|e| e.http_status(), |_| 200);
             assert_eq!(u64::from(status), check["expect"].as_u64().unwrap(), "{profile:?} {check}");
@@ -238,7 +272,8 @@ fn repo_vector_checks() {
 fn rotation_and_kid_mixups() {
     let v = vectors();
     let now = UnixTime::from_secs(1_700_000_000);
-    let policy = TokenPolicy { paths: vec!["/out/".into()], exp: "+1h".into(), ..Default::default() };
+    let policy =
+        TokenPolicy { paths: vec!["/out/".into()], exp: "+1h".into(), ..Default::default() };
     let viewer = ViewerAttributes::default();
     let key2 = SigningKey::new("secret2_key_to_replace", "secret2_value_to_replace").unwrap();
     let unknown = SigningKey::new("nope", "secret2_value_to_replace").unwrap();
@@ -246,8 +281,12 @@ fn rotation_and_kid_mixups() {
     for profile in [Profile::SmdCompat, Profile::Strict] {
         let verifier = verifier(&v, profile);
         let check = |key: &SigningKey| {
-            let uri = sign(&policy, &viewer, None, key, now, &mut |_| {}).unwrap().to_url("/out/a.m3u8");
-            verifier.verify(&Request { uri: &uri, ..Default::default() }, now).map(|_| ()).map_err(|e| e.code())
+            let uri =
+                sign(&policy, &viewer, None, key, now, &mut |_| {}).unwrap().to_url("/out/a.m3u8");
+            verifier
+                .verify(&Request { uri: &uri, ..Default::default() }, now)
+                .map(|_| ())
+                .map_err(|e| e.code())
         };
         assert_eq!(check(&key2), Ok(()), "{profile:?}");
         assert_eq!(check(&unknown), Err("unknown_kid"), "{profile:?}");

@@ -1,6 +1,9 @@
 //! Attack cases, differential tests against the `jsonwebtoken` crate, RFC 4231 known answers and
 //! property tests for the token path.
 
+// Test helpers outside #[test] functions unwrap too: a failure there is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
@@ -9,8 +12,8 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use token_core::UnixTime;
 use token_core::token::{
-    KeySet, Profile, Request, Revocation, RevocationList, SigningKey, TokenPolicy, Verifier, VerifyOptions,
-    ViewerAttributes, sign,
+    KeySet, Profile, Request, Revocation, RevocationList, SigningKey, TokenPolicy, Verifier,
+    VerifyOptions, ViewerAttributes, sign,
 };
 
 const KID: &str = "2024091_0123456789abcdef0123";
@@ -27,7 +30,8 @@ fn strict() -> Verifier {
 }
 
 fn compat() -> Verifier {
-    Verifier::new(keys()).with_options(VerifyOptions { profile: Profile::SmdCompat, ..Default::default() })
+    Verifier::new(keys())
+        .with_options(VerifyOptions { profile: Profile::SmdCompat, ..Default::default() })
 }
 
 fn mac_b64(key: &[u8], msg: &[u8]) -> String {
@@ -38,7 +42,8 @@ fn mac_b64(key: &[u8], msg: &[u8]) -> String {
 
 /// A JWT from raw header and payload text, signed with `key` (or with `sig` verbatim).
 fn forge(header: &str, payload: &str, key: &str) -> String {
-    let signing_input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
+    let signing_input =
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
     let sig = mac_b64(key.as_bytes(), signing_input.as_bytes());
     format!("{signing_input}.{sig}")
 }
@@ -53,7 +58,10 @@ fn payload() -> String {
 
 fn code(verifier: &Verifier, uri: &str) -> Result<String, &'static str> {
     verifier
-        .verify(&Request { uri, viewer_ip: Some("203.0.113.9"), ..Default::default() }, UnixTime::from_secs(NOW))
+        .verify(
+            &Request { uri, viewer_ip: Some("203.0.113.9"), ..Default::default() },
+            UnixTime::from_secs(NOW),
+        )
         .map(|v| v.forwarded_uri)
         .map_err(|e| e.code())
 }
@@ -139,19 +147,34 @@ fn dot_segment_escapes_are_rejected_in_strict() {
 
 #[test]
 fn revoked_session_is_rejected() {
-    let policy = TokenPolicy { ssn: true, paths: vec!["/out/".into()], exp: "+1h".into(), ..Default::default() };
+    let policy = TokenPolicy {
+        ssn: true,
+        paths: vec!["/out/".into()],
+        exp: "+1h".into(),
+        ..Default::default()
+    };
     let viewer = ViewerAttributes { session_id: Some("sessABC1234".into()), ..Default::default() };
     let now = UnixTime::from_secs(NOW);
-    let uri = sign(&policy, &viewer, None, keys().primary(), now, &mut |_| {}).unwrap().to_url("/out/a.m3u8");
+    let uri = sign(&policy, &viewer, None, keys().primary(), now, &mut |_| {})
+        .unwrap()
+        .to_url("/out/a.m3u8");
     let mut list = RevocationList::default();
-    list.add(Revocation { session_id: "sessABC1234".into(), expires_at: Some(NOW + 60), reason: None });
+    list.add(Revocation {
+        session_id: "sessABC1234".into(),
+        expires_at: Some(NOW + 60),
+        reason: None,
+    });
     list.add(Revocation { session_id: "sessABC".into(), expires_at: None, reason: None });
     for base in [strict(), compat()] {
         let verifier = base.clone().with_revocations(list.clone());
         let err = verifier.verify(&Request { uri: &uri, ..Default::default() }, now).unwrap_err();
         assert_eq!((err.code(), err.http_status()), ("revoked", 403));
         // After the revocation lapses the token works again; a revoked prefix does not match.
-        assert!(verifier.verify(&Request { uri: &uri, ..Default::default() }, UnixTime::from_secs(NOW + 61)).is_ok());
+        assert!(
+            verifier
+                .verify(&Request { uri: &uri, ..Default::default() }, UnixTime::from_secs(NOW + 61))
+                .is_ok()
+        );
         assert!(base.verify(&Request { uri: &uri, ..Default::default() }, now).is_ok());
     }
 }
@@ -166,16 +189,25 @@ fn stripping_bound_headers_does_not_bypass_strict() {
         ..Default::default()
     };
     let viewer = ViewerAttributes {
-        headers: vec![("user-agent".into(), "UA-1".into()), ("referer".into(), "https://p/".into())],
+        headers: vec![
+            ("user-agent".into(), "UA-1".into()),
+            ("referer".into(), "https://p/".into()),
+        ],
         ..Default::default()
     };
     let now = UnixTime::from_secs(NOW);
-    let uri = sign(&policy, &viewer, None, keys().primary(), now, &mut |_| {}).unwrap().to_url("/out/a.m3u8");
+    let uri = sign(&policy, &viewer, None, keys().primary(), now, &mut |_| {})
+        .unwrap()
+        .to_url("/out/a.m3u8");
     let req = Request { uri: &uri, ..Default::default() };
     assert!(compat().verify(&req, now).is_ok(), "SMD defect D3");
     assert_eq!(strict().verify(&req, now).unwrap_err().code(), "binding_mismatch");
     let headers = [("User-Agent", "UA-1"), ("Referer", "https://p/")];
-    assert!(strict().verify(&Request { uri: &uri, headers: &headers, ..Default::default() }, now).is_ok());
+    assert!(
+        strict()
+            .verify(&Request { uri: &uri, headers: &headers, ..Default::default() }, now)
+            .is_ok()
+    );
 }
 
 /// The SMD generator skips an empty header value while its edge appends it (as an empty item),
@@ -196,7 +228,9 @@ fn empty_bound_header_value() {
         ..Default::default()
     };
     let now = UnixTime::from_secs(NOW);
-    let uri = sign(&policy, &viewer, None, keys().primary(), now, &mut |_| {}).unwrap().to_url("/out/a.m3u8");
+    let uri = sign(&policy, &viewer, None, keys().primary(), now, &mut |_| {})
+        .unwrap()
+        .to_url("/out/a.m3u8");
     let headers = [("x-device", "")];
     let req = Request { uri: &uri, headers: &headers, ..Default::default() };
     assert_eq!(compat().verify(&req, now).unwrap_err().code(), "binding_mismatch");
@@ -226,24 +260,54 @@ fn rfc4231_hmac_sha256() {
     // RFC 4231 test cases 1, 2, 4 (text-compatible keys) through the token key type: a token's
     // intsig is HMAC-SHA256(key text, input) in base64url.
     let cases: [(&[u8], &[u8], &str); 3] = [
-        (&[0x0b; 20], b"Hi There", "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
-        (b"Jefe", b"what do ya want for nothing?", "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
         (
-            &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25],
+            &[0x0b; 20],
+            b"Hi There",
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+        ),
+        (
+            b"Jefe",
+            b"what do ya want for nothing?",
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+        ),
+        (
+            &[
+                1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
+                24, 25,
+            ],
             &[0xcd; 50],
             "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b",
         ),
     ];
     for (key, msg, hex) in cases {
-        let expected: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+        let expected: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
         assert_eq!(mac_b64(key, msg), URL_SAFE_NO_PAD.encode(&expected));
         // The same MAC via the token path: a one-item intsig input is the item itself.
         let text_key = std::str::from_utf8(key).unwrap();
         let Ok(msg) = std::str::from_utf8(msg) else { continue };
-        let policy = TokenPolicy { querystrings: vec!["m".into()], paths: vec!["/".into()], exp: "+1h".into(), ..Default::default() };
+        let policy = TokenPolicy {
+            querystrings: vec!["m".into()],
+            paths: vec!["/".into()],
+            exp: "+1h".into(),
+            ..Default::default()
+        };
         let viewer = ViewerAttributes { qs: vec![("m".into(), msg.into())], ..Default::default() };
-        let signed = sign(&policy, &viewer, None, &SigningKey::new("k", text_key).unwrap(), UnixTime::from_secs(NOW), &mut |_| {}).unwrap();
-        let payload: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(signed.jwt.split('.').nth(1).unwrap()).unwrap()).unwrap();
+        let signed = sign(
+            &policy,
+            &viewer,
+            None,
+            &SigningKey::new("k", text_key).unwrap(),
+            UnixTime::from_secs(NOW),
+            &mut |_| {},
+        )
+        .unwrap();
+        let payload: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD.decode(signed.jwt.split('.').nth(1).unwrap()).unwrap(),
+        )
+        .unwrap();
         assert_eq!(payload["intsig"], URL_SAFE_NO_PAD.encode(&expected));
     }
 }
@@ -280,8 +344,12 @@ mod differential {
             qs: vec![("m".into(), "42".into())],
             ..Default::default()
         };
-        let signed = sign(&policy, &viewer, None, keys().primary(), UnixTime::from_secs(NOW), &mut |_| {}).unwrap();
-        let data = decode::<Value>(&signed.jwt, &DecodingKey::from_secret(KEY.as_bytes()), &validation()).unwrap();
+        let signed =
+            sign(&policy, &viewer, None, keys().primary(), UnixTime::from_secs(NOW), &mut |_| {})
+                .unwrap();
+        let data =
+            decode::<Value>(&signed.jwt, &DecodingKey::from_secret(KEY.as_bytes()), &validation())
+                .unwrap();
         assert_eq!(data.header.kid.as_deref(), Some(KID));
         assert_eq!(data.claims["exp"], json!(NOW + 6 * 3600));
         assert_eq!(data.claims["iat"], json!(NOW));
@@ -289,7 +357,10 @@ mod differential {
         assert_eq!(data.claims["paths"], json!(["/out/v1/", "/v1/"]));
         assert_eq!(data.claims["nbf"], json!(1_645_000_000));
         // And a wrong key fails there too.
-        assert!(decode::<Value>(&signed.jwt, &DecodingKey::from_secret(b"other"), &validation()).is_err());
+        assert!(
+            decode::<Value>(&signed.jwt, &DecodingKey::from_secret(b"other"), &validation())
+                .is_err()
+        );
     }
 
     #[test]
@@ -303,7 +374,9 @@ mod differential {
         let jwt = encode(&header, &claims, &EncodingKey::from_secret(KEY.as_bytes())).unwrap();
         let uri = format!("/{jwt}/out/x/seg.ts");
         for verifier in [strict(), compat()] {
-            let ok = verifier.verify(&Request { uri: &uri, ..Default::default() }, UnixTime::from_secs(NOW)).unwrap();
+            let ok = verifier
+                .verify(&Request { uri: &uri, ..Default::default() }, UnixTime::from_secs(NOW))
+                .unwrap();
             assert_eq!(ok.forwarded_uri, "/out/x/seg.ts");
         }
         let wrong = encode(&header, &claims, &EncodingKey::from_secret(b"not the key")).unwrap();

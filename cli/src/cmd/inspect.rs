@@ -23,7 +23,9 @@ pub(crate) fn run(args: InspectArgs, json: bool) -> anyhow::Result<ExitCode> {
         Ok(decoded) => decoded,
         Err(err) => {
             if json {
-                print_json(&json!({"verified": false, "error": "malformed", "detail": err.to_string()}))?;
+                print_json(
+                    &json!({"verified": false, "error": "malformed", "detail": err.to_string()}),
+                )?;
             } else {
                 println!("malformed");
                 eprintln!("{err}");

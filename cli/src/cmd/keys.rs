@@ -53,11 +53,16 @@ pub(crate) fn run(cmd: KeysCommand, json: bool) -> anyhow::Result<ExitCode> {
             match &out {
                 Some(path) => {
                     if path.exists() && !force {
-                        bail!("{} exists; pass --force to overwrite it (its keys would be lost)", path.display());
+                        bail!(
+                            "{} exists; pass --force to overwrite it (its keys would be lost)",
+                            path.display()
+                        );
                     }
                     write_atomic(path, text.as_bytes(), true)?;
                     if json {
-                        print_json(&json!({"kid": keys.primary().kid(), "path": path.display().to_string()}))?;
+                        print_json(
+                            &json!({"kid": keys.primary().kid(), "path": path.display().to_string()}),
+                        )?;
                     } else {
                         eprintln!("generated key {} in {}", keys.primary().kid(), path.display());
                     }
@@ -68,13 +73,16 @@ pub(crate) fn run(cmd: KeysCommand, json: bool) -> anyhow::Result<ExitCode> {
         KeysCommand::Rotate { keys: path } => {
             let old = load_keys(Some(&path))?;
             let dropped = old.secondary().map(|k| k.kid().to_owned());
-            let new_primary = SigningKey::generate(support::now(None), random_key_bytes().as_slice())?;
+            let new_primary =
+                SigningKey::generate(support::now(None), random_key_bytes().as_slice())?;
             let rotated = old.rotate(new_primary);
             write_atomic(&path, rotated.expose_json().as_bytes(), true)
                 .with_context(|| format!("writing rotated keys to {}", path.display()))?;
             let secondary = rotated.secondary().map(|k| k.kid().to_owned());
             if json {
-                print_json(&json!({"primary": rotated.primary().kid(), "secondary": secondary, "dropped": dropped}))?;
+                print_json(
+                    &json!({"primary": rotated.primary().kid(), "secondary": secondary, "dropped": dropped}),
+                )?;
             } else {
                 println!("primary   {}", rotated.primary().kid());
                 println!("secondary {}", secondary.unwrap_or_default());

@@ -16,8 +16,8 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Cmcd(cmd) => cmcd::run(cmd, cli.json),
         Command::Keys(cmd) => keys::run(cmd, cli.json),
-        Command::Sign(args) => sign::run(args, cli.json),
-        Command::Verify(args) => verify::run(args, cli.json),
+        Command::Sign(args) => sign::run(*args, cli.json),
+        Command::Verify(args) => verify::run(*args, cli.json),
         Command::Inspect(args) => inspect::run(args, cli.json),
         Command::Revoke(cmd) => revoke::run(cmd, cli.json),
     }

@@ -88,18 +88,33 @@ pub(crate) fn run(cmd: RevokeCommand, json: bool) -> anyhow::Result<ExitCode> {
                 Some(now.as_secs() + support::parse_duration_secs(&args.duration)?)
             };
             for sid in &args.session_ids {
-                if sid.is_empty() || !sid.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-~".contains(&b)) {
+                if sid.is_empty()
+                    || !sid.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-~".contains(&b))
+                {
                     bail!("{sid:?} is not a session id (A-Z a-z 0-9 _ - ~)");
                 }
-                list.add(Revocation { session_id: sid.clone(), expires_at, reason: Some(args.reason.clone()) });
+                list.add(Revocation {
+                    session_id: sid.clone(),
+                    expires_at,
+                    reason: Some(args.reason.clone()),
+                });
             }
             let pruned = list.prune(now);
             write_atomic(&args.revoked, list.to_json().as_bytes(), false)?;
             if json {
-                print_json(&json!({"revoked": args.session_ids, "expires_at": expires_at, "pruned": pruned}))?;
+                print_json(
+                    &json!({"revoked": args.session_ids, "expires_at": expires_at, "pruned": pruned}),
+                )?;
             } else {
-                let until = expires_at.map_or_else(|| "permanently".to_owned(), |e| format!("until {}", support::rfc3339(e)));
-                eprintln!("revoked {} session(s) {until} in {}", args.session_ids.len(), args.revoked.display());
+                let until = expires_at.map_or_else(
+                    || "permanently".to_owned(),
+                    |e| format!("until {}", support::rfc3339(e)),
+                );
+                eprintln!(
+                    "revoked {} session(s) {until} in {}",
+                    args.session_ids.len(),
+                    args.revoked.display()
+                );
             }
         }
         RevokeCommand::List { revoked, all, now } => {
@@ -111,13 +126,17 @@ pub(crate) fn run(cmd: RevokeCommand, json: bool) -> anyhow::Result<ExitCode> {
                 print_json(&json!(entries))?;
             } else {
                 for r in entries {
-                    let until = r.expires_at.map_or_else(|| "permanent".to_owned(), support::rfc3339);
+                    let until =
+                        r.expires_at.map_or_else(|| "permanent".to_owned(), support::rfc3339);
                     println!("{}\t{until}\t{}", r.session_id, r.reason.as_deref().unwrap_or(""));
                 }
             }
         }
         RevokeCommand::ExportWaf { revoked, name, out, now } => {
-            if name.is_empty() || name.len() > 100 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b)) {
+            if name.is_empty()
+                || name.len() > 100
+                || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b))
+            {
                 bail!("rule-group name {name:?} must be 1-100 characters of A-Z a-z 0-9 _ -");
             }
             let list = load(&revoked, false)?;
@@ -126,7 +145,11 @@ pub(crate) fn run(cmd: RevokeCommand, json: bool) -> anyhow::Result<ExitCode> {
             match out {
                 Some(path) => {
                     write_atomic(&path, text.as_bytes(), false)?;
-                    eprintln!("wrote {} rule(s) to {}", group["Rules"].as_array().map_or(0, Vec::len), path.display());
+                    eprintln!(
+                        "wrote {} rule(s) to {}",
+                        group["Rules"].as_array().map_or(0, Vec::len),
+                        path.display()
+                    );
                 }
                 None => print!("{text}"),
             }
@@ -139,5 +162,6 @@ fn load(path: &Path, create: bool) -> anyhow::Result<RevocationList> {
     if create && !path.exists() {
         return Ok(RevocationList::default());
     }
-    RevocationList::from_json(&read_text(path)?).with_context(|| format!("{} is not a revocation list", path.display()))
+    RevocationList::from_json(&read_text(path)?)
+        .with_context(|| format!("{} is not a revocation list", path.display()))
 }

@@ -92,17 +92,19 @@ pub(crate) struct SignArgs {
 pub(crate) fn run(args: SignArgs, json: bool) -> anyhow::Result<ExitCode> {
     let keys = load_keys(args.keys.as_deref())?;
     let key = match &args.kid {
-        Some(kid) => keys.get(kid).with_context(|| format!("no key with kid {kid:?} in the key set"))?,
+        Some(kid) => {
+            keys.get(kid).with_context(|| format!("no key with kid {kid:?} in the key set"))?
+        }
         None => keys.primary(),
     };
     let mut policy = match &args.policy {
-        Some(path) => TokenPolicy::from_smd_json(&read_json(path)?).with_context(|| format!("reading {}", path.display()))?,
+        Some(path) => TokenPolicy::from_smd_json(&read_json(path)?)
+            .with_context(|| format!("reading {}", path.display()))?,
         None => TokenPolicy::default(),
     };
     let mut viewer = match &args.viewer {
-        Some(path) => {
-            ViewerAttributes::from_smd_json(&read_json(path)?).with_context(|| format!("reading {}", path.display()))?
-        }
+        Some(path) => ViewerAttributes::from_smd_json(&read_json(path)?)
+            .with_context(|| format!("reading {}", path.display()))?,
         None => ViewerAttributes::default(),
     };
     let now = support::now(args.now);
@@ -148,14 +150,17 @@ pub(crate) fn run(args: SignArgs, json: bool) -> anyhow::Result<ExitCode> {
     for name in &args.bind_headers {
         let name = name.to_ascii_lowercase();
         if viewer.header(&name).is_none_or(str::is_empty) {
-            eprintln!("smd-cli: warning: bound header {name:?} has no value (add -H '{name}: …'); the token binds its absence");
+            eprintln!(
+                "smd-cli: warning: bound header {name:?} has no value (add -H '{name}: …'); the token binds its absence"
+            );
         }
         if !policy.headers.contains(&name) {
             policy.headers.push(name);
         }
     }
     for pair in &args.queries {
-        let (name, value) = pair.split_once('=').with_context(|| format!("--query {pair:?} is not name=value"))?;
+        let (name, value) =
+            pair.split_once('=').with_context(|| format!("--query {pair:?} is not name=value"))?;
         viewer.qs.push((name.to_owned(), value.to_owned()));
     }
     for name in &args.bind_queries {

@@ -75,7 +75,11 @@ pub(crate) struct VerifyArgs {
 /// Runs `verify`.
 pub(crate) fn run(args: VerifyArgs, json: bool) -> anyhow::Result<ExitCode> {
     let keys = load_keys(args.keys.as_deref())?;
-    let options = VerifyOptions { profile: args.profile.into(), leeway_secs: args.leeway, ..Default::default() };
+    let options = VerifyOptions {
+        profile: args.profile.into(),
+        leeway_secs: args.leeway,
+        ..Default::default()
+    };
     let mut verifier = Verifier::new(keys).with_options(options);
     if let Some(path) = &args.revoked {
         let list = RevocationList::from_json(&read_text(path)?)
@@ -85,7 +89,8 @@ pub(crate) fn run(args: VerifyArgs, json: bool) -> anyhow::Result<ExitCode> {
 
     let mut facts = match (&args.url, &args.event) {
         (Some(url), _) => Facts::from_url(url),
-        (None, Some(path)) => Facts::from_event(&read_json(path)?).with_context(|| format!("reading {}", path.display()))?,
+        (None, Some(path)) => Facts::from_event(&read_json(path)?)
+            .with_context(|| format!("reading {}", path.display()))?,
         (None, None) => bail!("pass --url or --event"),
     };
     if let Some(ip) = &args.ip {
@@ -94,9 +99,16 @@ pub(crate) fn run(args: VerifyArgs, json: bool) -> anyhow::Result<ExitCode> {
     for header in &args.headers {
         facts.headers.push(parse_header(header)?);
     }
-    let headers: Vec<(&str, &str)> = facts.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let query: Vec<(&str, &str)> = facts.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let request = Request { uri: &facts.uri, viewer_ip: facts.ip.as_deref(), headers: &headers, query: &query };
+    let headers: Vec<(&str, &str)> =
+        facts.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let query: Vec<(&str, &str)> =
+        facts.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let request = Request {
+        uri: &facts.uri,
+        viewer_ip: facts.ip.as_deref(),
+        headers: &headers,
+        query: &query,
+    };
 
     let outcome = verifier.verify(&request, support::now(args.now));
     if json {
@@ -116,7 +128,11 @@ pub(crate) fn run(args: VerifyArgs, json: bool) -> anyhow::Result<ExitCode> {
         Err(err) => {
             if !json {
                 println!("{}", err.code());
-                eprintln!("rejected ({}, HTTP {}): {err}", Profile::from(args.profile).name(), err.http_status());
+                eprintln!(
+                    "rejected ({}, HTTP {}): {err}",
+                    Profile::from(args.profile).name(),
+                    err.http_status()
+                );
             }
             Ok(ExitCode::from(1))
         }
@@ -154,10 +170,14 @@ impl Facts {
     /// The CloudFront Functions event shape: `{name: {value, multiValue?}}` maps.
     fn from_event(event: &Value) -> anyhow::Result<Self> {
         let request = event.get("request").context("event has no \"request\"")?;
-        let uri = request.get("uri").and_then(Value::as_str).context("event request has no \"uri\" string")?;
+        let uri = request
+            .get("uri")
+            .and_then(Value::as_str)
+            .context("event request has no \"uri\" string")?;
         let pairs = |name: &str| -> anyhow::Result<Vec<(String, String)>> {
             let Some(map) = request.get(name) else { return Ok(Vec::new()) };
-            let map = map.as_object().with_context(|| format!("request.{name} is not an object"))?;
+            let map =
+                map.as_object().with_context(|| format!("request.{name} is not an object"))?;
             map.iter()
                 .map(|(k, v)| {
                     let value = v
@@ -173,11 +193,17 @@ impl Facts {
         let query = match request.get("querystring").and_then(Value::as_object) {
             Some(map) => map
                 .iter()
-                .filter_map(|(k, v)| v.get("value").and_then(Value::as_str).map(|s| (k.clone(), s.to_owned())))
+                .filter_map(|(k, v)| {
+                    v.get("value").and_then(Value::as_str).map(|s| (k.clone(), s.to_owned()))
+                })
                 .collect(),
             None => Vec::new(),
         };
-        let ip = event.get("viewer").and_then(|v| v.get("ip")).and_then(Value::as_str).map(str::to_owned);
+        let ip = event
+            .get("viewer")
+            .and_then(|v| v.get("ip"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         Ok(Self { uri: uri.to_owned(), ip, headers, query })
     }
 }

@@ -40,7 +40,9 @@ pub(crate) fn verify(
     }
     let forwarded = token.forwarded_uri();
     let mut parts = token.jwt.split('.');
-    let (Some(h64), Some(p64), Some(s64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(h64), Some(p64), Some(s64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(VerifyError::Malformed(Malformed::Segments));
     };
     let header = parse_json_part(h64)?;
@@ -51,7 +53,10 @@ pub(crate) fn verify(
     }
     let kid = member(&header, "kid").map_or_else(|| "undefined".to_owned(), js_to_string);
     let key = keys.get(&kid).ok_or(VerifyError::UnknownKid)?;
-    let signed = token.jwt.get(..h64.len() + 1 + p64.len()).ok_or(VerifyError::Malformed(Malformed::Segments))?;
+    let signed = token
+        .jwt
+        .get(..h64.len() + 1 + p64.len())
+        .ok_or(VerifyError::Malformed(Malformed::Segments))?;
     if hmac_b64(key, signed) != s64 {
         return Err(VerifyError::BadSignature);
     }
@@ -83,7 +88,8 @@ pub(crate) fn verify(
 
     let mut full_ip = None;
     if member(&payload, "ip").is_some_and(js_truthy) {
-        let ip_ver = member(&payload, "ip_ver").filter(|v| js_truthy(v)).ok_or(VerifyError::IpMismatch)?;
+        let ip_ver =
+            member(&payload, "ip_ver").filter(|v| js_truthy(v)).ok_or(VerifyError::IpMismatch)?;
         let viewer = request.viewer_ip.ok_or(VerifyError::IpMismatch)?;
         if viewer.contains('.') {
             if js_to_number(ip_ver) != 4.0 {
@@ -142,11 +148,16 @@ fn verify_intsig(
     for (claim, lookup) in [("headers", true), ("qs", false)] {
         let Some(list) = member(payload, claim).filter(|v| js_truthy(v)) else { continue };
         // `forEach` exists only on arrays; anything else throws.
-        let Value::Array(names) = list else { return Err(VerifyError::Malformed(Malformed::Payload)) };
+        let Value::Array(names) = list else {
+            return Err(VerifyError::Malformed(Malformed::Payload));
+        };
         for name in names {
             let name = js_to_string(name);
-            let value =
-                if lookup { request.header_lowercase_key(&name) } else { request.query_param(&name) };
+            let value = if lookup {
+                request.header_lowercase_key(&name)
+            } else {
+                request.query_param(&name)
+            };
             if let Some(v) = value {
                 push(v);
             }
@@ -164,7 +175,8 @@ fn verify_intsig(
 }
 
 fn parse_json_part(part: &str) -> Result<Value, VerifyError> {
-    let bytes = B64URL_LENIENT.decode(part).map_err(|_| VerifyError::Malformed(Malformed::Base64))?;
+    let bytes =
+        B64URL_LENIENT.decode(part).map_err(|_| VerifyError::Malformed(Malformed::Base64))?;
     // JSON.parse keeps the last of repeated keys, as serde_json's map does.
     serde_json::from_slice(&bytes).map_err(|_| VerifyError::Malformed(Malformed::Payload))
 }
@@ -204,7 +216,11 @@ fn array_like(v: Option<&Value>) -> Result<Vec<String>, VerifyError> {
                 return Err(too_long());
             }
             let n = len.ceil() as usize;
-            Ok((0..n).map(|i| obj.get(&i.to_string()).map_or_else(|| "undefined".to_owned(), js_to_string)).collect())
+            Ok((0..n)
+                .map(|i| {
+                    obj.get(&i.to_string()).map_or_else(|| "undefined".to_owned(), js_to_string)
+                })
+                .collect())
         }
         Some(Value::Bool(_) | Value::Number(_)) => Ok(Vec::new()),
     }

@@ -36,7 +36,8 @@ pub(crate) fn expand_v6(ip: &str) -> String {
     if groups.first() == Some(&"") {
         groups.remove(0);
     }
-    let mut out: Vec<String> = groups.iter().map(|g| if g.is_empty() { String::new() } else { pad4(g) }).collect();
+    let mut out: Vec<String> =
+        groups.iter().map(|g| if g.is_empty() { String::new() } else { pad4(g) }).collect();
     if let Some(hole) = out.iter().position(String::is_empty) {
         let fill = 9usize.saturating_sub(out.len());
         out.splice(hole..=hole, core::iter::repeat_n("0000".to_owned(), fill));
@@ -73,7 +74,8 @@ pub(crate) fn strict_spellings(ip: &str) -> Option<(Family, Vec<String>)> {
     match ip.parse::<IpAddr>().ok()? {
         IpAddr::V4(v4) => Some((Family::V4, vec![v4.to_string()])),
         IpAddr::V6(v6) => {
-            let lower = v6.segments().iter().map(|s| format!("{s:04x}")).collect::<Vec<_>>().join(":");
+            let lower =
+                v6.segments().iter().map(|s| format!("{s:04x}")).collect::<Vec<_>>().join(":");
             let upper = lower.to_ascii_uppercase();
             Some((Family::V6, if upper == lower { vec![lower] } else { vec![lower, upper] }))
         }
@@ -95,7 +97,10 @@ mod tests {
 
     #[test]
     fn edge_padding_keeps_compression() {
-        assert_eq!(edge_pad_v6("2001:db8:0:0:0:0:0:1").as_deref(), Some("2001:0db8:0000:0000:0000:0000:0000:0001"));
+        assert_eq!(
+            edge_pad_v6("2001:db8:0:0:0:0:0:1").as_deref(),
+            Some("2001:0db8:0000:0000:0000:0000:0000:0001")
+        );
         assert_eq!(edge_pad_v6("2001:db8::1").as_deref(), Some("2001:0db8::0001"));
         assert_eq!(edge_pad_v6("123456::"), None);
     }

@@ -63,7 +63,9 @@ impl SigningKey {
     /// # Errors
     /// [`KeyError::Entropy`] when `random` is too short.
     pub fn generate(now: UnixTime, random: &[u8]) -> Result<Self, KeyError> {
-        let (Some(kid_bytes), Some(key_bytes)) = (random.get(..10), random.get(10..KEY_ENTROPY_BYTES)) else {
+        let (Some(kid_bytes), Some(key_bytes)) =
+            (random.get(..10), random.get(10..KEY_ENTROPY_BYTES))
+        else {
             return Err(KeyError::Entropy { needed: KEY_ENTROPY_BYTES, got: random.len() });
         };
         let (year, month, day) = now.utc_date();
@@ -162,7 +164,9 @@ impl KeySet {
     pub fn from_json(text: &str) -> Result<Self, KeyError> {
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| KeyError::Shape(format!("not JSON ({e})")))?;
-        let obj = value.as_object().ok_or_else(|| KeyError::Shape("top level is not an object".into()))?;
+        let obj = value
+            .as_object()
+            .ok_or_else(|| KeyError::Shape("top level is not an object".into()))?;
         if let Some(extra) = obj.keys().find(|k| *k != "primary" && *k != "secondary") {
             return Err(KeyError::Shape(format!("unexpected member {extra:?}")));
         }
@@ -175,14 +179,17 @@ impl KeySet {
     /// Serializes the set in SMD's layout. The output contains the secret keys.
     pub fn expose_json(&self) -> Zeroizing<String> {
         let mut map = serde_json::Map::new();
-        for (name, key) in [("primary", Some(&self.primary)), ("secondary", self.secondary.as_ref())] {
+        for (name, key) in
+            [("primary", Some(&self.primary)), ("secondary", self.secondary.as_ref())]
+        {
             if let Some(key) = key {
                 let mut entry = serde_json::Map::new();
                 entry.insert(key.kid.clone(), serde_json::Value::String(key.secret.clone()));
                 map.insert(name.to_owned(), serde_json::Value::Object(entry));
             }
         }
-        let mut text = serde_json::to_string_pretty(&serde_json::Value::Object(map)).unwrap_or_default();
+        let mut text =
+            serde_json::to_string_pretty(&serde_json::Value::Object(map)).unwrap_or_default();
         text.push('\n');
         Zeroizing::new(text)
     }
@@ -210,11 +217,17 @@ impl KeySet {
 
 impl fmt::Debug for KeySet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeySet").field("primary", &self.primary).field("secondary", &self.secondary).finish()
+        f.debug_struct("KeySet")
+            .field("primary", &self.primary)
+            .field("secondary", &self.secondary)
+            .finish()
     }
 }
 
-fn one_entry(value: Option<&serde_json::Value>, name: &str) -> Result<Option<SigningKey>, KeyError> {
+fn one_entry(
+    value: Option<&serde_json::Value>,
+    name: &str,
+) -> Result<Option<SigningKey>, KeyError> {
     let obj = match value {
         None | Some(serde_json::Value::Null) => return Ok(None),
         Some(serde_json::Value::Object(obj)) => obj,
@@ -224,7 +237,9 @@ fn one_entry(value: Option<&serde_json::Value>, name: &str) -> Result<Option<Sig
     let (Some((kid, secret)), None) = (entries.next(), entries.next()) else {
         return Err(KeyError::Shape(format!("\"{name}\" must hold exactly one kid")));
     };
-    let secret = secret.as_str().ok_or_else(|| KeyError::Shape(format!("\"{name}\" key is not a string")))?;
+    let secret = secret
+        .as_str()
+        .ok_or_else(|| KeyError::Shape(format!("\"{name}\" key is not a string")))?;
     SigningKey::new(kid.clone(), secret).map(Some)
 }
 
@@ -239,7 +254,9 @@ mod tests {
         let key = SigningKey::generate(UnixTime::from_secs(1_725_148_800), &random).unwrap();
         assert_eq!(key.kid(), "2024091_00010203040506070809");
         assert_eq!(key.expose_secret().len(), 128);
-        assert!(key.expose_secret().bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(
+            key.expose_secret().bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
         assert!(SigningKey::generate(UnixTime::from_secs(0), &random[..73]).is_err());
     }
 

@@ -57,12 +57,14 @@ impl PreparedKey {
 
     /// HMAC-SHA256 over the concatenation of `parts`.
     pub(crate) fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut inner = Stream { state: self.inner, buf: [0; BLOCK], filled: 0, total: BLOCK as u64 };
+        let mut inner =
+            Stream { state: self.inner, buf: [0; BLOCK], filled: 0, total: BLOCK as u64 };
         for part in parts {
             inner.update(part);
         }
         let inner_digest = inner.finish();
-        let mut outer = Stream { state: self.outer, buf: [0; BLOCK], filled: 0, total: BLOCK as u64 };
+        let mut outer =
+            Stream { state: self.outer, buf: [0; BLOCK], filled: 0, total: BLOCK as u64 };
         outer.update(&inner_digest);
         outer.finish()
     }
@@ -135,7 +137,9 @@ mod tests {
 
     #[test]
     fn rfc4231() {
-        let hex = |s: &str| -> Vec<u8> { (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect() };
+        let hex = |s: &str| -> Vec<u8> {
+            (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        };
         let cases: [(Vec<u8>, Vec<u8>, &str); 5] = [
             (vec![0x0b; 20], b"Hi There".to_vec(), "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
             (b"Jefe".to_vec(), b"what do ya want for nothing?".to_vec(), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),

@@ -85,13 +85,17 @@ impl ViewerAttributes {
     /// # Errors
     /// [`SignError::Policy`] when a member has the wrong type.
     pub fn from_smd_json(value: &Value) -> Result<Self, SignError> {
-        let obj = value.as_object().ok_or_else(|| SignError::Policy("viewer attributes must be an object".into()))?;
+        let obj = value
+            .as_object()
+            .ok_or_else(|| SignError::Policy("viewer attributes must be an object".into()))?;
         let text = |name: &str| -> Result<Option<String>, SignError> {
             match obj.get(name) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s.clone())),
                 Some(Value::Number(n)) => Ok(Some(n.to_string())),
-                Some(_) => Err(SignError::Policy(format!("viewer attribute {name:?} must be a string"))),
+                Some(_) => {
+                    Err(SignError::Policy(format!("viewer attribute {name:?} must be a string")))
+                }
             }
         };
         let pairs = |name: &str| -> Result<Vec<(String, String)>, SignError> {
@@ -105,7 +109,9 @@ impl ViewerAttributes {
                         _ => Err(SignError::Policy(format!("viewer {name}.{k} must be a string"))),
                     })
                     .collect(),
-                Some(_) => Err(SignError::Policy(format!("viewer attribute {name:?} must be an object"))),
+                Some(_) => {
+                    Err(SignError::Policy(format!("viewer attribute {name:?} must be an object")))
+                }
             }
         };
         Ok(Self {
@@ -128,7 +134,9 @@ impl TokenPolicy {
     /// [`SignError::Policy`] when a member has the wrong type, [`SignError::InvalidNbf`] when
     /// `nbf` is not an epoch.
     pub fn from_smd_json(value: &Value) -> Result<Self, SignError> {
-        let obj = value.as_object().ok_or_else(|| SignError::Policy("token policy must be an object".into()))?;
+        let obj = value
+            .as_object()
+            .ok_or_else(|| SignError::Policy("token policy must be an object".into()))?;
         let flag = |name: &str| obj.get(name).is_some_and(js_truthy);
         let list = |name: &str| -> Result<Vec<String>, SignError> {
             match obj.get(name) {
@@ -136,16 +144,18 @@ impl TokenPolicy {
                 Some(Value::Array(items)) => items
                     .iter()
                     .map(|v| {
-                        v.as_str()
-                            .map(str::to_owned)
-                            .ok_or_else(|| SignError::Policy(format!("policy {name:?} must hold strings")))
+                        v.as_str().map(str::to_owned).ok_or_else(|| {
+                            SignError::Policy(format!("policy {name:?} must hold strings"))
+                        })
                     })
                     .collect(),
                 Some(_) => Err(SignError::Policy(format!("policy {name:?} must be an array"))),
             }
         };
         let nbf = match obj.get("nbf") {
-            Some(v) if js_truthy(v) => Some(parse_epoch_value(v).ok_or_else(|| SignError::InvalidNbf(v.to_string()))?),
+            Some(v) if js_truthy(v) => {
+                Some(parse_epoch_value(v).ok_or_else(|| SignError::InvalidNbf(v.to_string()))?)
+            }
             _ => None,
         };
         let exp = match obj.get("exp") {
@@ -154,11 +164,11 @@ impl TokenPolicy {
             Some(other) => return Err(SignError::InvalidExp(other.to_string())),
         };
         let session_auto_generate = match obj.get("session_auto_generate") {
-            Some(v) if js_truthy(v) => Some(
-                parse_epoch_value(v)
-                    .and_then(|n| u32::try_from(n).ok())
-                    .ok_or_else(|| SignError::Policy("session_auto_generate must be a number".into()))?,
-            ),
+            Some(v) if js_truthy(v) => {
+                Some(parse_epoch_value(v).and_then(|n| u32::try_from(n).ok()).ok_or_else(|| {
+                    SignError::Policy("session_auto_generate must be a number".into())
+                })?)
+            }
             _ => None,
         };
         Ok(Self {

@@ -49,7 +49,9 @@ impl RevocationList {
 
     /// True when `session_id` is revoked at `now`.
     pub fn is_revoked(&self, session_id: &str, now: UnixTime) -> bool {
-        self.revoked.iter().any(|r| r.session_id == session_id && r.expires_at.is_none_or(|exp| now.as_secs() <= exp))
+        self.revoked.iter().any(|r| {
+            r.session_id == session_id && r.expires_at.is_none_or(|exp| now.as_secs() <= exp)
+        })
     }
 
     /// Adds (or refreshes) a revocation. Returns false when an identical entry already existed.
@@ -81,7 +83,8 @@ impl RevocationList {
     /// `aws wafv2 create-rule-group --cli-input-json` (add `--lock-token` for updates), and
     /// `Capacity` is 2 WCU per rule (minimum 2).
     pub fn to_waf_rule_group(&self, name: &str, now: UnixTime) -> serde_json::Value {
-        let metric = |s: &str| -> String { s.chars().filter(|c| c.is_ascii_alphanumeric()).collect() };
+        let metric =
+            |s: &str| -> String { s.chars().filter(|c| c.is_ascii_alphanumeric()).collect() };
         let rules: Vec<serde_json::Value> = self
             .active(now)
             .enumerate()
@@ -129,8 +132,16 @@ mod tests {
     #[test]
     fn expiry_and_waf_delimiter() {
         let mut list = RevocationList::default();
-        assert!(list.add(Revocation { session_id: "abc".into(), expires_at: Some(100), reason: None }));
-        assert!(list.add(Revocation { session_id: "forever".into(), expires_at: None, reason: None }));
+        assert!(list.add(Revocation {
+            session_id: "abc".into(),
+            expires_at: Some(100),
+            reason: None
+        }));
+        assert!(list.add(Revocation {
+            session_id: "forever".into(),
+            expires_at: None,
+            reason: None
+        }));
         assert!(list.is_revoked("abc", UnixTime::from_secs(100)));
         assert!(!list.is_revoked("abc", UnixTime::from_secs(101)));
         assert!(!list.is_revoked("abcd", UnixTime::from_secs(0)), "no prefix matching");

@@ -9,7 +9,8 @@ use crate::encoding::b64url;
 use crate::time::UnixTime;
 
 /// The alphabet of generated session ids (SMD's, in its order).
-const SESSION_ALPHABET: &[u8; 62] = b"AaBbCcDdEeFfGgHhIiJjKkLlMmNnOoPpQqRrSsTtUuVvWwXxYyZz1234567890";
+const SESSION_ALPHABET: &[u8; 62] =
+    b"AaBbCcDdEeFfGgHhIiJjKkLlMmNnOoPpQqRrSsTtUuVvWwXxYyZz1234567890";
 
 /// A signed token and where it goes in a URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,7 +96,8 @@ pub fn sign(
     let mut ip_ver = None;
     if policy.ip {
         let raw = viewer.ip.as_deref().unwrap_or_default();
-        let (family, text) = ip::for_signing(raw).ok_or_else(|| SignError::InvalidIp(raw.to_owned()))?;
+        let (family, text) =
+            ip::for_signing(raw).ok_or_else(|| SignError::InvalidIp(raw.to_owned()))?;
         ip_ver = Some(if family == ip::Family::V4 { 4 } else { 6 });
         intsig_items.push(text);
     }
@@ -126,7 +128,8 @@ pub fn sign(
             intsig_items.push(v.to_owned());
         }
     }
-    let url_query = playback_url.and_then(|u| u.split_once('?')).map(|(_, q)| q.split('#').next().unwrap_or(q));
+    let url_query =
+        playback_url.and_then(|u| u.split_once('?')).map(|(_, q)| q.split('#').next().unwrap_or(q));
     for name in &policy.querystrings {
         let from_url = url_query.and_then(|q| query_value(q, name)).filter(|v| !v.is_empty());
         if let Some(v) = from_url.or_else(|| viewer.query(name).filter(|v| !v.is_empty())) {
@@ -139,10 +142,15 @@ pub fn sign(
 
     let mut payload = String::with_capacity(256);
     payload.push('{');
-    for (i, (name, on)) in
-        [("ip", policy.ip), ("co", policy.co), ("cty", policy.cty), ("reg", policy.reg), ("ssn", policy.ssn)]
-            .into_iter()
-            .enumerate()
+    for (i, (name, on)) in [
+        ("ip", policy.ip),
+        ("co", policy.co),
+        ("cty", policy.cty),
+        ("reg", policy.reg),
+        ("ssn", policy.ssn),
+    ]
+    .into_iter()
+    .enumerate()
     {
         json::push_key(&mut payload, name, i == 0);
         payload.push_str(if on { "true" } else { "false" });
@@ -229,7 +237,10 @@ pub(crate) fn check_session_id(sid: &str) -> Result<(), SignError> {
 
 /// A session id of `len` characters from SMD's 62-character alphabet, uniformly distributed
 /// (rejection sampling over the caller's random bytes).
-pub(crate) fn generate_session_id(len: u32, random: &mut dyn FnMut(&mut [u8])) -> Result<String, SignError> {
+pub(crate) fn generate_session_id(
+    len: u32,
+    random: &mut dyn FnMut(&mut [u8]),
+) -> Result<String, SignError> {
     if len <= 6 || len > 200 {
         return Err(SignError::SessionLength);
     }
@@ -298,7 +309,8 @@ mod tests {
 
     #[test]
     fn url_insertion() {
-        let t = SignedToken { session_id: Some("s".into()), jwt: "h.p.s".into(), intsig_input: None };
+        let t =
+            SignedToken { session_id: Some("s".into()), jwt: "h.p.s".into(), intsig_input: None };
         assert_eq!(t.to_url("https://h/out/a.m3u8"), "https://h/s.h.p.s/out/a.m3u8");
         assert_eq!(t.to_url("https://h"), "https://h/s.h.p.s");
         assert_eq!(t.to_url("/out/a.m3u8"), "/s.h.p.s/out/a.m3u8");

@@ -82,16 +82,18 @@ pub(crate) fn verify(
     if token.jwt.len() < MIN_JWT_CHARS {
         return Err(VerifyError::Malformed(Malformed::TooShort));
     }
-    let (h64, p64, s64) = split_jws(token.jwt).ok_or(VerifyError::Malformed(Malformed::Segments))?;
+    let (h64, p64, s64) =
+        split_jws(token.jwt).ok_or(VerifyError::Malformed(Malformed::Segments))?;
 
     // Fast path: SMD writes exactly one header per kid, so compare the encoded bytes with each
     // key's before decoding anything. Any other header goes through the full parse.
     let key = match keys.iter().find(|k| k.header_b64() == h64) {
         Some(key) => key,
         None => {
-            let header_bytes = B64URL.decode(h64).map_err(|_| VerifyError::Malformed(Malformed::Base64))?;
-            let header: Header<'_> =
-                serde_json::from_slice(&header_bytes).map_err(|_| VerifyError::Malformed(Malformed::Header))?;
+            let header_bytes =
+                B64URL.decode(h64).map_err(|_| VerifyError::Malformed(Malformed::Base64))?;
+            let header: Header<'_> = serde_json::from_slice(&header_bytes)
+                .map_err(|_| VerifyError::Malformed(Malformed::Header))?;
             if header.alg != "HS256" {
                 return Err(VerifyError::Malformed(Malformed::Algorithm));
             }
@@ -113,14 +115,16 @@ pub(crate) fn verify(
     let mut stack = [0u8; 2048];
     let heap;
     let payload_bytes: &[u8] = if p64.len() <= 2728 {
-        let n = B64URL.decode_slice(p64, &mut stack).map_err(|_| VerifyError::Malformed(Malformed::Base64))?;
+        let n = B64URL
+            .decode_slice(p64, &mut stack)
+            .map_err(|_| VerifyError::Malformed(Malformed::Base64))?;
         stack.get(..n).unwrap_or_default()
     } else {
         heap = B64URL.decode(p64).map_err(bad_b64)?;
         &heap
     };
-    let claims: Claims<'_> =
-        serde_json::from_slice(payload_bytes).map_err(|_| VerifyError::Malformed(Malformed::Payload))?;
+    let claims: Claims<'_> = serde_json::from_slice(payload_bytes)
+        .map_err(|_| VerifyError::Malformed(Malformed::Payload))?;
 
     let leeway_ms = i64::from(options.leeway_secs) * 1000;
     let now_ms = now.as_millis();
@@ -143,7 +147,11 @@ pub(crate) fn verify(
     // Forwarded URI = before + after; `before` is empty for origin-form URIs, so prefix checks
     // run on `after` without building the string.
     let forwarded_starts_with = |prefix: &str| {
-        if token.before.is_empty() { token.after.starts_with(prefix) } else { token.forwarded_uri().starts_with(prefix) }
+        if token.before.is_empty() {
+            token.after.starts_with(prefix)
+        } else {
+            token.forwarded_uri().starts_with(prefix)
+        }
     };
     if claims.exc.iter().any(|p| forwarded_starts_with(p)) {
         return Ok(verified(true));
@@ -224,7 +232,11 @@ fn check_binding(
     }
 
     let Some(intsig) = claims.intsig.as_deref() else {
-        return if rest.is_empty() && !claims.ip { Ok(()) } else { Err(VerifyError::BindingMismatch) };
+        return if rest.is_empty() && !claims.ip {
+            Ok(())
+        } else {
+            Err(VerifyError::BindingMismatch)
+        };
     };
     let Some(given) = decode_mac(intsig) else { return Err(VerifyError::BindingMismatch) };
     let matches = |ip: Option<&str>| {

@@ -110,7 +110,10 @@ mod tests {
     #[test]
     fn splits_like_the_smd_function() {
         let t = split("/sid.h.p.s/out/v1/a.m3u8").unwrap();
-        assert_eq!((t.session_id, t.jwt, t.forwarded_uri().as_str()), (Some("sid"), "h.p.s", "/out/v1/a.m3u8"));
+        assert_eq!(
+            (t.session_id, t.jwt, t.forwarded_uri().as_str()),
+            (Some("sid"), "h.p.s", "/out/v1/a.m3u8")
+        );
         let t = split("/h.p.s/").unwrap();
         assert_eq!((t.session_id, t.forwarded_uri().as_str()), (None, "/"));
         let t = split("/a.b.c.d.e/x").unwrap();
@@ -139,7 +142,15 @@ mod tests {
         ] {
             assert!(has_escape(bad), "{bad}");
         }
-        for ok in ["/out/v1/a.m3u8", "/out/...", "/out/.hidden/x", "/out/a..b/c", "/out/%41b", "/out/50%", "/"] {
+        for ok in [
+            "/out/v1/a.m3u8",
+            "/out/...",
+            "/out/.hidden/x",
+            "/out/a..b/c",
+            "/out/%41b",
+            "/out/50%",
+            "/",
+        ] {
             assert!(!has_escape(ok), "{ok}");
         }
     }

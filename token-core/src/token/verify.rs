@@ -84,7 +84,10 @@ impl<'a> Request<'a> {
     pub(crate) fn header_lowercase_key(&self, name: &str) -> Option<&'a str> {
         self.headers
             .iter()
-            .find(|(n, _)| n.len() == name.len() && n.bytes().zip(name.bytes()).all(|(a, b)| a.to_ascii_lowercase() == b))
+            .find(|(n, _)| {
+                n.len() == name.len()
+                    && n.bytes().zip(name.bytes()).all(|(a, b)| a.to_ascii_lowercase() == b)
+            })
             .map(|(_, v)| *v)
     }
 
@@ -173,7 +176,9 @@ impl Verifier {
     /// A [`VerifyError`] naming why the request is rejected; see its variants for the codes.
     pub fn verify(&self, request: &Request<'_>, now: UnixTime) -> Result<Verified, VerifyError> {
         match self.options.profile {
-            Profile::Strict => strict::verify(&self.keys, self.revoked.as_ref(), &self.options, request, now),
+            Profile::Strict => {
+                strict::verify(&self.keys, self.revoked.as_ref(), &self.options, request, now)
+            }
             Profile::SmdCompat => compat::verify(&self.keys, self.revoked.as_ref(), request, now),
         }
     }
