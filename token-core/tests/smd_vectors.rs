@@ -246,7 +246,8 @@ fn repo_vector_checks() {
     for profile in [Profile::SmdCompat, Profile::Strict] {
         let verifier = verifier(&v, profile);
         for check in rv["checks"].as_array().unwrap() {
-            let ua = check["user_agent"].as_str().unwrap_or(rv["user_agent"].as_str().unwrap());
+            let ua =
+                check["user_agent"].as_str().unwrap_or_else(|| rv["user_agent"].as_str().unwrap());
             let uri = if check["session_prefix_removed"].as_bool() == Some(true) {
                 uri.replacen("/cKyrFyOVnjza.", "/", 1)
             } else {
