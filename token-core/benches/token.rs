@@ -6,6 +6,8 @@
 
 // Setup failures abort the benchmark, which is what a bench should do.
 #![allow(clippy::unwrap_used)]
+// criterion_group! generates undocumented items.
+#![allow(missing_docs)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
