@@ -27,8 +27,11 @@ pub(crate) fn for_signing(ip: &str) -> Option<(Family, String)> {
 }
 
 /// The SDK's IPv6 expansion: fill `::` with zero groups and pad each group to four digits,
-/// keeping the input's letter case.
-pub(crate) fn expand_v6(ip: &str) -> String {
+/// keeping the input's letter case. IPv4 text comes back unchanged.
+pub fn expand_v6(ip: &str) -> String {
+    if !ip.contains(':') {
+        return ip.to_owned();
+    }
     let mut groups: Vec<&str> = ip.split(':').collect();
     if groups.last() == Some(&"") {
         groups.pop();
