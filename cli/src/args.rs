@@ -36,6 +36,8 @@ pub(crate) enum Command {
     /// Revoke playback sessions and export the AWS WAF rule group.
     #[command(subcommand)]
     Revoke(cmd::revoke::RevokeCommand),
+    /// Run the whole token workflow on embedded defaults (no AWS account needed).
+    Quickstart(cmd::quickstart::QuickstartArgs),
     /// Decode, encode and validate Common Media Client Data (CTA-5004 v1 and v2).
     #[command(subcommand)]
     Cmcd(cmd::cmcd::CmcdCommand),

@@ -345,3 +345,20 @@ fn inspect_rejects_garbage() {
     let out = run(bin().args(["inspect", "not-a-token"]));
     assert_eq!((out.status.code(), stdout(&out).as_str()), (Some(1), "malformed\n"));
 }
+
+#[test]
+fn quickstart_runs_the_whole_workflow() {
+    let dir = scratch();
+    let out = run(bin().args(["quickstart", "--json", "--dir"]).arg(dir.join("qs")));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["ok"], true);
+    let checks = report["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 8);
+    for c in checks {
+        assert_eq!(c["got"], c["expected"], "{c}");
+    }
+    for file in ["keys.json", "revoked.json", "waf-rule-group.json"] {
+        assert!(dir.join("qs").join(file).is_file(), "{file}");
+    }
+}

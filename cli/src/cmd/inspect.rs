@@ -43,7 +43,7 @@ pub(crate) fn run(args: InspectArgs, json: bool) -> anyhow::Result<ExitCode> {
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
-    eprintln!("UNVERIFIED: decoded without checking the signature; do not trust these values");
+    println!("UNVERIFIED: decoded without checking the signature; do not trust these values");
     println!("session id:    {}", decoded.session_id.as_deref().unwrap_or("(none)"));
     if let Some(uri) = &decoded.forwarded_uri {
         println!("forwarded uri: {uri}");

@@ -3,6 +3,7 @@
 pub(crate) mod cmcd;
 pub(crate) mod inspect;
 pub(crate) mod keys;
+pub(crate) mod quickstart;
 pub(crate) mod revoke;
 pub(crate) mod sign;
 pub(crate) mod verify;
@@ -20,5 +21,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => verify::run(*args, cli.json),
         Command::Inspect(args) => inspect::run(args, cli.json),
         Command::Revoke(cmd) => revoke::run(cmd, cli.json),
+        Command::Quickstart(args) => quickstart::run(args, cli.json),
     }
 }

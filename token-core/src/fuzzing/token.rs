@@ -2,7 +2,8 @@
 
 use crate::UnixTime;
 use crate::token::{
-    KeySet, Profile, Request, SigningKey, TokenPolicy, Verifier, VerifyOptions, ViewerAttributes, sign,
+    KeySet, Profile, Request, SigningKey, TokenPolicy, Verifier, VerifyOptions, ViewerAttributes,
+    sign,
 };
 
 const NOW: i64 = 1_700_000_000;
@@ -32,19 +33,29 @@ pub fn verify_never_panics(data: &[u8]) {
     let get = |i: usize| f.get(i).map_or("", String::as_str);
     let uri = get(0);
     let ip = f.get(1).map(String::as_str);
-    let headers: Vec<(&str, &str)> = (2..f.len()).step_by(2).take(4).map(|i| (get(i), get(i + 1))).collect();
-    let query: Vec<(&str, &str)> = (10..f.len()).step_by(2).take(4).map(|i| (get(i), get(i + 1))).collect();
+    let headers: Vec<(&str, &str)> =
+        (2..f.len()).step_by(2).take(4).map(|i| (get(i), get(i + 1))).collect();
+    let query: Vec<(&str, &str)> =
+        (10..f.len()).step_by(2).take(4).map(|i| (get(i), get(i + 1))).collect();
     let request = Request { uri, viewer_ip: ip, headers: &headers, query: &query };
     let now = UnixTime::from_secs(NOW + i64::from(data.first().copied().unwrap_or(0)) * 977);
     for profile in [Profile::Strict, Profile::SmdCompat] {
-        let verifier = Verifier::new(keys()).with_options(VerifyOptions { profile, ..Default::default() });
+        let verifier =
+            Verifier::new(keys()).with_options(VerifyOptions { profile, ..Default::default() });
         match verifier.verify(&request, now) {
             Ok(ok) => {
                 let (before, rest) = uri.split_once('/').unwrap_or_default();
                 let after = rest.find('/').and_then(|i| rest.get(i..)).unwrap_or_default();
-                assert_eq!(ok.forwarded_uri, format!("{before}{after}"), "{profile:?} forwarded the wrong URI");
+                assert_eq!(
+                    ok.forwarded_uri,
+                    format!("{before}{after}"),
+                    "{profile:?} forwarded the wrong URI"
+                );
                 if profile == Profile::Strict {
-                    assert!(!crate::token::uri::has_escape(&ok.forwarded_uri), "strict forwarded an escape");
+                    assert!(
+                        !crate::token::uri::has_escape(&ok.forwarded_uri),
+                        "strict forwarded an escape"
+                    );
                 }
             }
             Err(err) => assert!(crate::token::VerifyError::CODES.contains(&err.code())),
@@ -59,7 +70,9 @@ pub fn sign_then_verify(data: &[u8]) {
     let f = fields(data);
     let flags = data.first().copied().unwrap_or(0);
     let text = |i: usize| f.get(i).cloned().unwrap_or_default();
-    let clean = |s: String| -> String { s.chars().filter(|c| !c.is_control() && *c != ':').take(64).collect() };
+    let clean = |s: String| -> String {
+        s.chars().filter(|c| !c.is_control() && *c != ':').take(64).collect()
+    };
     let header_value = clean(text(1));
     let policy = TokenPolicy {
         ip: flags & 1 != 0,
@@ -88,12 +101,18 @@ pub fn sign_then_verify(data: &[u8]) {
     };
     let uri = signed.to_url(&format!("{}seg.ts", policy.paths.first().map_or("/", String::as_str)));
     let headers = [("user-agent", header_value.as_str())];
-    let request = Request { uri: &uri, viewer_ip: viewer.ip.as_deref(), headers: &headers, query: &[] };
+    let request =
+        Request { uri: &uri, viewer_ip: viewer.ip.as_deref(), headers: &headers, query: &[] };
     // The SMD edge only matches IPv6 viewers written fully expanded (defect D2).
     let expanded = crate::token::ip_expand_for_edge(viewer.ip.as_deref().unwrap_or_default());
     for profile in [Profile::Strict, Profile::SmdCompat] {
-        let verifier = Verifier::new(keys.clone()).with_options(VerifyOptions { profile, ..Default::default() });
-        let request = if profile == Profile::SmdCompat { Request { viewer_ip: Some(&expanded), ..request } } else { request };
+        let verifier = Verifier::new(keys.clone())
+            .with_options(VerifyOptions { profile, ..Default::default() });
+        let request = if profile == Profile::SmdCompat {
+            Request { viewer_ip: Some(&expanded), ..request }
+        } else {
+            request
+        };
         if let Err(e) = verifier.verify(&request, now) {
             panic!("{profile:?} rejected a fresh token ({}): {uri}", e.code());
         }
@@ -104,7 +123,9 @@ pub fn sign_then_verify(data: &[u8]) {
 }
 
 fn tamper_signature(uri: &str) -> String {
-    let Some(slash) = uri.get(1..).and_then(|r| r.find('/')).map(|i| i + 1) else { return uri.to_owned() };
+    let Some(slash) = uri.get(1..).and_then(|r| r.find('/')).map(|i| i + 1) else {
+        return uri.to_owned();
+    };
     let (segment, rest) = uri.split_at(slash);
     let mut segment = segment.to_owned();
     let last = segment.pop().unwrap_or('A');

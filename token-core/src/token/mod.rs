@@ -38,10 +38,10 @@ pub(crate) mod uri;
 mod verify;
 
 pub use error::{KeyError, Malformed, SignError, VerifyError};
+#[doc(hidden)]
+pub use ip::expand_v6 as ip_expand_for_edge;
 pub use key::{KEY_ENTROPY_BYTES, KeySet, SigningKey};
 pub use policy::{TokenPolicy, ViewerAttributes};
 pub use revocation::{Revocation, RevocationList};
 pub use sign::{SignedToken, sign};
-#[doc(hidden)]
-pub use ip::expand_v6 as ip_expand_for_edge;
 pub use verify::{DEFAULT_MAX_TOKEN_BYTES, Profile, Request, Verified, Verifier, VerifyOptions};

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace, installing first what the tests need.
+# Usage: scripts/test.sh            (from anywhere inside the repository)
+#
+# What it installs (idempotent; skipped when present):
+#   - the wasm32-unknown-unknown Rust target (token-core must build for it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Installing test prerequisites"
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
+fi
+
+step "cargo test (workspace, all features)"
+cargo test --workspace --all-features --locked
+
+step "token-core builds for wasm32-unknown-unknown"
+cargo build -p token-core --target wasm32-unknown-unknown --locked
+
+step "Dependency direction: token-core pulls no runtime, SDK, dataframe or JS glue"
+if cargo tree -p token-core -e normal --prefix none --locked | grep -E '^(tokio|aws-|polars|wasm-bindgen|js-sys|getrandom)' ; then
+  echo "token-core must stay sans-IO: the crates above must not be normal dependencies" >&2
+  exit 1
+fi
+
+step "Fuzz targets compile (stable check; run them with cargo +nightly fuzz)"
+cargo check --manifest-path fuzz/Cargo.toml --locked
+
+echo
+echo "All tests passed."
