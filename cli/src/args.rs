@@ -36,6 +36,9 @@ pub(crate) enum Command {
     /// Revoke playback sessions and export the AWS WAF rule group.
     #[command(subcommand)]
     Revoke(cmd::revoke::RevokeCommand),
+    /// The token check at the edge: build the Lambda@Edge package.
+    #[command(subcommand)]
+    Edge(cmd::edge::EdgeCommand),
     /// Run the whole token workflow on embedded defaults (no AWS account needed).
     Quickstart(cmd::quickstart::QuickstartArgs),
     /// Decode, encode and validate Common Media Client Data (CTA-5004 v1 and v2).

@@ -1,10 +1,130 @@
-//! WebAssembly surface of `token-core` for a Lambda@Edge viewer-request handler.
+//! `token-core` as WebAssembly for a Lambda@Edge viewer-request handler.
 //!
-//! Not built yet beyond this placeholder: the `wasm-bindgen` surface, the Node handler and the
-//! packaging live here once the edge work lands. The crate exists so the workspace layout is
-//! complete and the dependency direction (`edge-wasm` → `token-core`) is enforced from day one.
+//! A thin `wasm-bindgen` surface and nothing else: the validation logic is `token-core`'s, the
+//! same code the CLI and the local edge run. JavaScript builds one [`Verifier`] per container from
+//! the bundled key set, then calls [`Verifier::verify_request`] with the Lambda@Edge request
+//! object (`Records[0].cf.request`) and `Date.now()`.
+//!
+//! # Boundary rules
+//! - Rejections are values: `{ok: false, code, status}`. Only programmer errors (bad key JSON,
+//!   bad options) throw, as a JS `Error` whose `code` property names the problem.
+//! - The crate reads no clock: the handler passes `nowMs`.
+//!
+//! # What this crate does not do
+//! No HTTP, no logging, no key fetching: the Node handler in `js/` does those. It does not
+//! rewrite the request either; it returns the URI to forward and the handler sets it.
 
-/// The version of `token-core` this crate wraps.
-pub fn core_version() -> &'static str {
-    token_core::VERSION
+mod convert;
+
+use js_sys::{Object, Reflect};
+use token_core::UnixTime;
+use token_core::token::{KeySet, Profile, RevocationList, VerifyOptions};
+use wasm_bindgen::prelude::*;
+
+/// A token verifier for one container's lifetime.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct Verifier {
+    inner: token_core::token::Verifier,
+}
+
+#[wasm_bindgen]
+impl Verifier {
+    /// Builds a verifier.
+    ///
+    /// - `keys_json`: `{"primary": {"<kid>": "<key>"}, "secondary": {"<kid>": "<key>"}}`.
+    /// - `options`: `{profile?: "strict" | "smd-compat", leewaySecs?: number}` or `undefined`.
+    /// - `revoked_json`: a revocation list (`{"revoked": [...]}`) or `undefined`.
+    ///
+    /// # Errors
+    /// Throws an `Error` with `code` `bad_keys`, `bad_options` or `bad_revocations`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        keys_json: &str,
+        options: JsValue,
+        revoked_json: Option<String>,
+    ) -> Result<Self, JsValue> {
+        let keys =
+            KeySet::from_json(keys_json).map_err(|e| coded_error("bad_keys", &e.to_string()))?;
+        let options = convert::options(&options).map_err(|msg| coded_error("bad_options", &msg))?;
+        let mut inner = token_core::token::Verifier::new(keys).with_options(options);
+        if let Some(text) = revoked_json {
+            let list = RevocationList::from_json(&text)
+                .map_err(|e| coded_error("bad_revocations", &e.to_string()))?;
+            inner = inner.with_revocations(list);
+        }
+        Ok(Self { inner })
+    }
+
+    /// Checks the token of a Lambda@Edge request (`{uri, querystring, clientIp, headers}` with
+    /// headers as `{lowercase: [{key, value}]}`) at `now_ms` (milliseconds since the epoch).
+    ///
+    /// Returns `{ok: true, uri, sessionId}` (the URI to forward) or `{ok: false, code, status}`.
+    /// A request object of the wrong shape is a rejection with code `malformed`, not an exception.
+    #[wasm_bindgen(js_name = verifyRequest)]
+    pub fn verify_request(&self, request: &JsValue, now_ms: f64) -> JsValue {
+        let out = Object::new();
+        let facts = match convert::Facts::from_lambda_edge(request) {
+            Ok(facts) => facts,
+            Err(()) => {
+                set(&out, "ok", &JsValue::FALSE);
+                set(&out, "code", &JsValue::from_str("malformed"));
+                set(&out, "status", &JsValue::from_f64(401.0));
+                return out.into();
+            }
+        };
+        let now = UnixTime::from_millis(if now_ms.is_finite() { now_ms as i64 } else { 0 });
+        match facts.with_request(|request| self.inner.verify(request, now)) {
+            Ok(ok) => {
+                set(&out, "ok", &JsValue::TRUE);
+                set(&out, "uri", &JsValue::from_str(&ok.forwarded_uri));
+                if let Some(sid) = &ok.session_id {
+                    set(&out, "sessionId", &JsValue::from_str(sid));
+                }
+            }
+            Err(err) => {
+                set(&out, "ok", &JsValue::FALSE);
+                set(&out, "code", &JsValue::from_str(err.code()));
+                set(&out, "status", &JsValue::from_f64(f64::from(err.http_status())));
+            }
+        }
+        out.into()
+    }
+
+    /// The profile in force: `strict` or `smd-compat`.
+    #[wasm_bindgen(getter)]
+    pub fn profile(&self) -> String {
+        self.inner.options().profile.name().to_owned()
+    }
+}
+
+/// The `token-core` version compiled into this module.
+#[wasm_bindgen(js_name = coreVersion)]
+pub fn core_version() -> String {
+    token_core::VERSION.to_owned()
+}
+
+fn set(obj: &Object, key: &str, value: &JsValue) {
+    // Setting a data property on a fresh plain object cannot fail.
+    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
+}
+
+fn coded_error(code: &str, message: &str) -> JsValue {
+    let err = js_sys::Error::new(&format!("{code}: {message}"));
+    let _ = Reflect::set(&err, &JsValue::from_str("code"), &JsValue::from_str(code));
+    err.into()
+}
+
+/// Parses the profile name used in options and configuration.
+pub(crate) fn parse_profile(name: &str) -> Option<Profile> {
+    match name {
+        "strict" => Some(Profile::Strict),
+        "smd-compat" => Some(Profile::SmdCompat),
+        _ => None,
+    }
+}
+
+/// Default options (strict, no leeway).
+pub(crate) fn default_options() -> VerifyOptions {
+    VerifyOptions::default()
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand: turn arguments into core calls and format the output.
 
 pub(crate) mod cmcd;
+pub(crate) mod edge;
 pub(crate) mod inspect;
 pub(crate) mod keys;
 pub(crate) mod quickstart;
@@ -21,6 +22,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => verify::run(*args, cli.json),
         Command::Inspect(args) => inspect::run(args, cli.json),
         Command::Revoke(cmd) => revoke::run(cmd, cli.json),
+        Command::Edge(cmd) => edge::run(cmd, cli.json),
         Command::Quickstart(args) => quickstart::run(args, cli.json),
     }
 }

@@ -1,0 +1,132 @@
+// One run, same tokens: the edge package's WebAssembly verifier (token-core) against fast-jwt and
+// jsonwebtoken (npm) doing HS256 verify plus the same path and intsig checks in plain JS.
+// Measures cold start (load + construct, in fresh processes) and warm per-request cost.
+//
+// Usage: scripts/build-edge.sh && cargo build -p smd-cli && (cd bench/edge && npm ci) && node bench/edge/bench.mjs
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const root = path.resolve(import.meta.dirname, '../..');
+const cli = process.env.SMD_CLI || path.join(root, 'target/debug/smd-cli');
+const bindings = path.join(root, 'edge-wasm/pkg/edge_wasm.js');
+const ITER = Number(process.env.ITER || 100_000);
+
+const KID = '2024111_4f2a9c0e7b13d58a6e21';
+const KEY = '9c3b1f5e2d4a6b8c0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9';
+const UA = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15';
+const REFERER = 'https://player.example.com/watch/live-1';
+const NOW = 1700000000;
+
+// The realistic SMD token of the Rust bench: session + user-agent + referer, two paths, an exclusion.
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smd-edge-bench-'));
+const keysFile = path.join(dir, 'keys.json');
+fs.writeFileSync(keysFile, JSON.stringify({ primary: { [KID]: KEY } }));
+const signed = execFileSync(cli, [
+  'sign', '--keys', keysFile, '--now', String(NOW), '--url', '/out/v1/8c0f6e2b4d1a4f3e9b7c5a2d1e0f9a8b/index_1_00042.ts',
+  '--session-id', 'Q7fZ2kP9xLm4', '--bind-header', 'user-agent', '--bind-header', 'referer', '-H', `user-agent: ${UA}`, '-H', `referer: ${REFERER}`,
+  '--path', '/out/v1/8c0f6e2b4d1a4f3e9b7c5a2d1e0f9a8b/', '--path', '/v1/master/1a2b3c/live-1/', '--exclude', '/ads/', '--nbf', '1645000000', '--ttl', '6h',
+], { encoding: 'utf8' }).trim();
+fs.rmSync(dir, { recursive: true, force: true });
+
+const request = {
+  clientIp: '198.51.100.7', method: 'GET', uri: signed, querystring: '',
+  headers: {
+    host: [{ key: 'Host', value: 'd111.cloudfront.net' }], 'user-agent': [{ key: 'User-Agent', value: UA }],
+    referer: [{ key: 'Referer', value: REFERER }], accept: [{ key: 'Accept', value: '*/*' }],
+  },
+};
+
+// The checks SMD's edge makes after the JWT verifies, in plain JS (what a JS edge would run).
+function smdChecks(claims, sid, uri, headers) {
+  const nowMs = NOW * 1000;
+  if (!claims.exp || nowMs > claims.exp * 1000) return 'expired';
+  if (claims.nbf && nowMs < claims.nbf * 1000) return 'not_yet_valid';
+  for (const p of claims.exc) if (uri.startsWith(p)) return null;
+  if (!claims.paths.some((p) => uri.startsWith(p))) return 'path_not_allowed';
+  if (claims.intsig) {
+    const parts = [];
+    if (claims.ssn) parts.push(sid);
+    for (const h of claims.headers) if (headers[h]) parts.push(headers[h][0].value);
+    const mac = crypto.createHmac('sha256', KEY).update(parts.join(':')).digest();
+    const given = Buffer.from(claims.intsig, 'base64url');
+    if (given.length !== mac.length || !crypto.timingSafeEqual(given, mac)) return 'binding_mismatch';
+  }
+  return null;
+}
+function splitToken(uri) {
+  const end = uri.indexOf('/', 1);
+  const segment = uri.slice(1, end);
+  const parts = segment.split('.');
+  return parts.length === 4 ? { sid: parts[0], jwt: parts.slice(1).join('.'), rest: uri.slice(end) } : { sid: undefined, jwt: segment, rest: uri.slice(end) };
+}
+
+function makePeers() {
+  const { Verifier } = require(bindings);
+  const wasm = new Verifier(JSON.stringify({ primary: { [KID]: KEY } }), { profile: 'strict' }, undefined);
+  const { createVerifier } = require('fast-jwt');
+  const fastVerify = createVerifier({ key: KEY, algorithms: ['HS256'], cache: false, clockTimestamp: NOW * 1000 });
+  const jsonwebtoken = require('jsonwebtoken');
+  return {
+    'token-core (wasm)': () => {
+      const out = wasm.verifyRequest(request, NOW * 1000);
+      if (!out.ok) throw new Error(out.code);
+      return out.uri;
+    },
+    'fast-jwt + JS checks': () => {
+      const t = splitToken(request.uri);
+      const code = smdChecks(fastVerify(t.jwt), t.sid, t.rest, request.headers);
+      if (code) throw new Error(code);
+      return t.rest;
+    },
+    'jsonwebtoken + JS checks': () => {
+      const t = splitToken(request.uri);
+      const claims = jsonwebtoken.verify(t.jwt, KEY, { algorithms: ['HS256'], clockTimestamp: NOW });
+      const code = smdChecks(claims, t.sid, t.rest, request.headers);
+      if (code) throw new Error(code);
+      return t.rest;
+    },
+  };
+}
+
+function warm(fn) {
+  for (let i = 0; i < 5000; i++) fn();
+  const samples = [];
+  for (let round = 0; round < 5; round++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < ITER / 5; i++) fn();
+    samples.push(Number(process.hrtime.bigint() - t0) / (ITER / 5) / 1000);
+  }
+  samples.sort((a, b) => a - b);
+  return samples[2];
+}
+
+const COLD = {
+  'token-core (wasm)': `const {Verifier}=require(${JSON.stringify(bindings)}); new Verifier(${JSON.stringify(JSON.stringify({ primary: { [KID]: KEY } }))}, {profile:'strict'}, undefined);`,
+  'fast-jwt + JS checks': `require('fast-jwt').createVerifier({key:${JSON.stringify(KEY)},algorithms:['HS256']});`,
+  'jsonwebtoken + JS checks': `require('jsonwebtoken');`,
+};
+function cold(name) {
+  const script = `const t0=process.hrtime.bigint();${COLD[name]}console.log(Number(process.hrtime.bigint()-t0)/1e6);`;
+  const runs = Array.from({ length: 7 }, () => Number(execFileSync(process.execPath, ['-e', script], { cwd: import.meta.dirname, encoding: 'utf8' })));
+  runs.sort((a, b) => a - b);
+  return runs[3];
+}
+
+const peers = makePeers();
+const expected = peers['token-core (wasm)']();
+const results = Object.entries(peers).map(([name, fn]) => {
+  if (fn() !== expected) throw new Error(`${name} disagrees`);
+  return { name, warm_us: warm(fn), cold_ms: cold(name) };
+});
+const fastestJs = Math.min(...results.filter((r) => !r.name.startsWith('token-core')).map((r) => r.warm_us));
+console.log(`node ${process.version}, ${os.cpus().length} cores, ${ITER} warm calls each, token ${signed.split('/')[1].length} bytes`);
+console.log(`${'peer'.padEnd(28)}${'warm µs/call'.padStart(14)}${'vs fastest JS'.padStart(15)}${'cold ms'.padStart(10)}`);
+for (const r of results) {
+  console.log(`${r.name.padEnd(28)}${r.warm_us.toFixed(2).padStart(14)}${(r.warm_us / fastestJs).toFixed(2).padStart(14)}×${r.cold_ms.toFixed(1).padStart(10)}`);
+}
+if (process.env.JSON_OUT) fs.writeFileSync(process.env.JSON_OUT, JSON.stringify({ results, fastestJs }, null, 2));

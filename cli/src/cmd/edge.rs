@@ -1,0 +1,165 @@
+//! `smd-cli edge package`: the deployable Lambda@Edge zip.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+use token_core::token::RevocationList;
+
+use super::verify::ProfileArg;
+use crate::support::{load_keys, print_json, read_text, write_atomic};
+
+/// Lambda@Edge caps a viewer-request function's zip at 1 MB.
+const VIEWER_ZIP_LIMIT: u64 = 1024 * 1024;
+/// Files `scripts/build-edge.sh` leaves in the package directory.
+const PKG_FILES: [&str; 3] = ["index.js", "edge_wasm.js", "edge_wasm_bg.wasm"];
+
+/// The token check at the edge (Lambda@Edge, viewer request).
+#[derive(Debug, Subcommand)]
+pub(crate) enum EdgeCommand {
+    /// Build the deployable Lambda@Edge zip: handler + WebAssembly + bindings + config.json.
+    ///
+    /// config.json carries the key set, the options and the revocation list, because Lambda@Edge
+    /// has no environment variables: rotating keys or revoking sessions means a new package
+    /// version (package, publish, point the cache behaviour at the new version ARN). The zip
+    /// holds secret keys; it is written readable by the owner only. Handler setting:
+    /// `index.handler`, runtime Node.js 20 or later.
+    Package(PackageArgs),
+}
+
+/// The status a rejected token gets.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub(crate) enum RejectStatus {
+    /// 401 Unauthorized, as SMD's function answers.
+    #[value(name = "401")]
+    Unauthorized,
+    /// 403 Forbidden.
+    #[value(name = "403")]
+    Forbidden,
+}
+
+impl RejectStatus {
+    fn code(self) -> u16 {
+        match self {
+            Self::Unauthorized => 401,
+            Self::Forbidden => 403,
+        }
+    }
+}
+
+/// `edge package` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct PackageArgs {
+    /// Key-set file; when absent the key set is read from $SMD_KEYS.
+    #[arg(long, value_name = "FILE")]
+    keys: Option<PathBuf>,
+    /// Revocation list to bundle.
+    #[arg(long, value_name = "FILE")]
+    revoked: Option<PathBuf>,
+    /// Validation rules at the edge.
+    #[arg(long, value_enum, default_value_t = ProfileArg::Strict)]
+    profile: ProfileArg,
+    /// Clock leeway in seconds (strict profile).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    leeway: u32,
+    /// HTTP status for rejected tokens: 403, or 401 as SMD answers (revoked sessions always get 403).
+    #[arg(long, value_name = "STATUS", value_enum, default_value_t = RejectStatus::Forbidden)]
+    reject_status: RejectStatus,
+    /// Directory built by scripts/build-edge.sh.
+    #[arg(long, value_name = "DIR", env = "SMD_EDGE_PKG", default_value = "edge-wasm/pkg")]
+    pkg: PathBuf,
+    /// Where to write the zip.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+}
+
+/// Runs an `edge` subcommand.
+pub(crate) fn run(cmd: EdgeCommand, json: bool) -> anyhow::Result<ExitCode> {
+    match cmd {
+        EdgeCommand::Package(args) => package(&args, json),
+    }
+}
+
+fn package(args: &PackageArgs, json: bool) -> anyhow::Result<ExitCode> {
+    for file in PKG_FILES {
+        if !args.pkg.join(file).is_file() {
+            bail!(
+                "{} has no {file}; build the package first with scripts/build-edge.sh (or pass --pkg DIR)",
+                args.pkg.display()
+            );
+        }
+    }
+    let keys = load_keys(args.keys.as_deref())?;
+    let keys_json: Value =
+        serde_json::from_str(&keys.expose_json()).context("re-reading the key set")?;
+    let revoked = match &args.revoked {
+        Some(path) => {
+            let list = RevocationList::from_json(&read_text(path)?)
+                .with_context(|| format!("{} is not a revocation list", path.display()))?;
+            Some(serde_json::to_value(&list)?)
+        }
+        None => None,
+    };
+    let profile: token_core::token::Profile = args.profile.into();
+    let config = json!({
+        "keys": keys_json,
+        "revoked": revoked,
+        "profile": profile.name(),
+        "leewaySecs": args.leeway,
+        "rejectStatus": args.reject_status.code(),
+    });
+    let config_text = serde_json::to_string_pretty(&config)? + "\n";
+
+    let mut zip_bytes = std::io::Cursor::new(Vec::new());
+    {
+        let mut zip = zip::ZipWriter::new(&mut zip_bytes);
+        // Fixed timestamps and order: the same inputs give the same zip, byte for byte.
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .last_modified_time(zip::DateTime::default())
+            .unix_permissions(0o644);
+        for file in PKG_FILES {
+            let bytes =
+                std::fs::read(args.pkg.join(file)).with_context(|| format!("reading {file}"))?;
+            zip.start_file(file, options)?;
+            zip.write_all(&bytes)?;
+        }
+        zip.start_file("config.json", options.unix_permissions(0o600))?;
+        zip.write_all(config_text.as_bytes())?;
+        zip.finish()?;
+    }
+    let zip_bytes = zip_bytes.into_inner();
+    let zip_len = zip_bytes.len() as u64;
+    if zip_len > VIEWER_ZIP_LIMIT {
+        bail!("the package is {zip_len} bytes, over Lambda@Edge's 1 MB limit for viewer triggers");
+    }
+    write_atomic(&args.out, &zip_bytes, true)?;
+    let wasm_len = file_len(&args.pkg.join("edge_wasm_bg.wasm"));
+    if json {
+        print_json(&json!({
+            "path": args.out.display().to_string(),
+            "zip_bytes": zip_len,
+            "wasm_bytes": wasm_len,
+            "limit_bytes": VIEWER_ZIP_LIMIT,
+            "profile": profile.name(),
+            "kids": keys.iter().map(|k| k.kid().to_owned()).collect::<Vec<_>>(),
+            "revoked_sessions": config["revoked"]["revoked"].as_array().map_or(0, Vec::len),
+        }))?;
+    } else {
+        println!("{}", args.out.display());
+        eprintln!(
+            "edge package: {zip_len} bytes zipped ({:.1}% of the 1 MB Lambda@Edge limit), wasm {wasm_len} bytes, profile {}, keys {}",
+            zip_len as f64 * 100.0 / VIEWER_ZIP_LIMIT as f64,
+            profile.name(),
+            keys.iter().map(|k| k.kid()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}

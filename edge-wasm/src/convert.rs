@@ -1,0 +1,103 @@
+//! Lambda@Edge request objects and option objects → `token-core` types.
+
+use js_sys::{Array, Object, Reflect};
+use token_core::token::{Request, VerifyOptions};
+use wasm_bindgen::{JsCast as _, JsValue};
+
+/// Most headers and query parameters read from one request; the rest are ignored.
+const MAX_FIELDS: usize = 128;
+
+/// The owned facts of one viewer request.
+#[derive(Debug, Default)]
+pub(crate) struct Facts {
+    uri: String,
+    client_ip: Option<String>,
+    headers: Vec<(String, String)>,
+    query: Vec<(String, String)>,
+}
+
+impl Facts {
+    /// Reads `{uri, querystring, clientIp, headers: {name: [{key, value}]}}`.
+    pub(crate) fn from_lambda_edge(request: &JsValue) -> Result<Self, ()> {
+        if !request.is_object() {
+            return Err(());
+        }
+        let uri = get(request, "uri").as_string().ok_or(())?;
+        let client_ip = get(request, "clientIp").as_string();
+        let querystring = get(request, "querystring").as_string().unwrap_or_default();
+        let query = querystring
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .take(MAX_FIELDS)
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                (k.to_owned(), v.to_owned())
+            })
+            .collect();
+        let mut headers = Vec::new();
+        let header_obj = get(request, "headers");
+        if header_obj.is_object() {
+            let entries = Object::entries(header_obj.unchecked_ref());
+            for entry in entries.iter().take(MAX_FIELDS) {
+                let entry: Array = entry.unchecked_into();
+                let (Some(name), list) = (entry.get(0).as_string(), entry.get(1)) else { continue };
+                // Lambda@Edge gives each header as a list of {key, value}; the first counts.
+                let first = if Array::is_array(&list) {
+                    list.unchecked_ref::<Array>().get(0)
+                } else {
+                    list
+                };
+                if let Some(value) = get(&first, "value").as_string() {
+                    headers.push((name.to_ascii_lowercase(), value));
+                }
+            }
+        }
+        Ok(Self { uri, client_ip, headers, query })
+    }
+
+    /// Runs `f` with a borrowed [`Request`] over these facts.
+    pub(crate) fn with_request<T>(&self, f: impl FnOnce(&Request<'_>) -> T) -> T {
+        let headers: Vec<(&str, &str)> =
+            self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let query: Vec<(&str, &str)> =
+            self.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        f(&Request {
+            uri: &self.uri,
+            viewer_ip: self.client_ip.as_deref(),
+            headers: &headers,
+            query: &query,
+        })
+    }
+}
+
+/// `{profile?, leewaySecs?}` → options.
+pub(crate) fn options(value: &JsValue) -> Result<VerifyOptions, String> {
+    let mut options = crate::default_options();
+    if value.is_undefined() || value.is_null() {
+        return Ok(options);
+    }
+    if !value.is_object() {
+        return Err("options must be an object".into());
+    }
+    let profile = get(value, "profile");
+    if let Some(name) = profile.as_string() {
+        options.profile =
+            crate::parse_profile(&name).ok_or_else(|| format!("unknown profile {name:?}"))?;
+    } else if !profile.is_undefined() {
+        return Err("profile must be a string".into());
+    }
+    let leeway = get(value, "leewaySecs");
+    if let Some(secs) = leeway.as_f64() {
+        if !(0.0..=3600.0).contains(&secs) {
+            return Err("leewaySecs must be between 0 and 3600".into());
+        }
+        options.leeway_secs = secs as u32;
+    } else if !leeway.is_undefined() {
+        return Err("leewaySecs must be a number".into());
+    }
+    Ok(options)
+}
+
+fn get(obj: &JsValue, key: &str) -> JsValue {
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
