@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Lambda@Edge package contents into edge-wasm/pkg/:
-#   index.js (handler), edge_wasm.js (bindings), edge_wasm_bg.wasm (token-core, wasm-opt'd).
+#   index.js (handler), smd-edge.js (request flattening), edge_wasm.js (bindings),
+#   edge_wasm_bg.wasm (token-core, wasm-opt'd).
 # `smd-cli edge package` then adds config.json (keys, options, revocations) and zips it.
 #
 # Installs what it needs when missing (idempotent):
@@ -39,7 +40,7 @@ raw=$(stat -c %s "$out/edge_wasm_bg.wasm")
 edge-wasm/js/node_modules/.bin/wasm-opt -O3 --enable-reference-types --enable-bulk-memory \
   --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
   "$out/edge_wasm_bg.wasm" -o "$out/edge_wasm_bg.wasm"
-cp edge-wasm/js/index.js "$out/index.js"
+cp edge-wasm/js/index.js edge-wasm/js/smd-edge.js "$out/"
 opt=$(stat -c %s "$out/edge_wasm_bg.wasm")
 gz=$(gzip -9 -c "$out/edge_wasm_bg.wasm" | wc -c)
 echo "==> $out: wasm $raw bytes from cargo, $opt after wasm-opt, $gz gzipped"

@@ -4,6 +4,9 @@
 #
 # What it installs (idempotent; skipped when present):
 #   - the wasm32-unknown-unknown Rust target (token-core must build for it)
+#   - wasm-bindgen-cli (crates.io, the version in Cargo.lock) and wasm-opt (npm binaryen),
+#     through scripts/build-edge.sh, for the Lambda@Edge package tests
+#   - the npm packages of edge-wasm/js (npm ci)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +28,11 @@ if cargo tree -p token-core -e normal --prefix none --locked | grep -E '^(tokio|
   echo "token-core must stay sans-IO: the crates above must not be normal dependencies" >&2
   exit 1
 fi
+
+step "Lambda@Edge package: build, then node --test through the packaged handler"
+scripts/build-edge.sh
+cargo build -p smd-cli --locked
+(cd edge-wasm/js && SMD_CLI="$PWD/../../target/debug/smd-cli" node --test test/)
 
 step "Fuzz targets compile (stable check; run them with cargo +nightly fuzz)"
 cargo check --manifest-path fuzz/Cargo.toml --locked

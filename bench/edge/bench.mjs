@@ -13,7 +13,6 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const root = path.resolve(import.meta.dirname, '../..');
 const cli = process.env.SMD_CLI || path.join(root, 'target/debug/smd-cli');
-const bindings = path.join(root, 'edge-wasm/pkg/edge_wasm.js');
 const ITER = Number(process.env.ITER || 100_000);
 
 const KID = '2024111_4f2a9c0e7b13d58a6e21';
@@ -66,10 +65,10 @@ function splitToken(uri) {
 }
 
 function makePeers() {
-  const { Verifier } = require(bindings);
-  const wasm = new Verifier(JSON.stringify({ primary: { [KID]: KEY } }), { profile: 'strict' }, undefined);
-  const { createVerifier } = require('fast-jwt');
-  const fastVerify = createVerifier({ key: KEY, algorithms: ['HS256'], cache: false, clockTimestamp: NOW * 1000 });
+  const { createVerifier } = require(path.join(root, 'edge-wasm/pkg/smd-edge.js'));
+  const wasm = createVerifier({ keys: { primary: { [KID]: KEY } }, profile: 'strict' });
+  const fastJwt = require('fast-jwt');
+  const fastVerify = fastJwt.createVerifier({ key: KEY, algorithms: ['HS256'], cache: false, clockTimestamp: NOW * 1000 });
   const jsonwebtoken = require('jsonwebtoken');
   return {
     'token-core (wasm)': () => {
@@ -106,7 +105,7 @@ function warm(fn) {
 }
 
 const COLD = {
-  'token-core (wasm)': `const {Verifier}=require(${JSON.stringify(bindings)}); new Verifier(${JSON.stringify(JSON.stringify({ primary: { [KID]: KEY } }))}, {profile:'strict'}, undefined);`,
+  'token-core (wasm)': `require(${JSON.stringify(path.join(root, 'edge-wasm/pkg/smd-edge.js'))}).createVerifier({keys:{primary:{${JSON.stringify(KID)}:${JSON.stringify(KEY)}}}});`,
   'fast-jwt + JS checks': `require('fast-jwt').createVerifier({key:${JSON.stringify(KEY)},algorithms:['HS256']});`,
   'jsonwebtoken + JS checks': `require('jsonwebtoken');`,
 };

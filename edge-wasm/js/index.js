@@ -6,15 +6,11 @@
 // key rotation or a new revocation is a new package version: `smd-cli edge package`, publish,
 // then point the cache behaviour at the new version.
 
-const { Verifier } = require('./edge_wasm.js');
+const { createVerifier } = require('./smd-edge.js');
 const config = require('./config.json');
 
 // One verifier per container: parsing keys and preparing HMAC state happens once, at cold start.
-const verifier = new Verifier(
-  JSON.stringify(config.keys),
-  { profile: config.profile || 'strict', leewaySecs: config.leewaySecs || 0 },
-  config.revoked ? JSON.stringify(config.revoked) : undefined,
-);
+const verifier = createVerifier(config);
 const rejectStatus = config.rejectStatus === 401 ? 401 : 403;
 const DESCRIPTIONS = { 401: 'Unauthorized', 403: 'Forbidden' };
 

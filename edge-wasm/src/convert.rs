@@ -25,15 +25,7 @@ impl Facts {
         let uri = get(request, "uri").as_string().ok_or(())?;
         let client_ip = get(request, "clientIp").as_string();
         let querystring = get(request, "querystring").as_string().unwrap_or_default();
-        let query = querystring
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .take(MAX_FIELDS)
-            .map(|pair| {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                (k.to_owned(), v.to_owned())
-            })
-            .collect();
+        let query = split_query(&querystring).into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
         let mut headers = Vec::new();
         let header_obj = get(request, "headers");
         if header_obj.is_object() {
@@ -68,6 +60,29 @@ impl Facts {
             query: &query,
         })
     }
+}
+
+/// A raw query string (`a=1&b=2`, not decoded, as Lambda@Edge gives it) as pairs.
+pub(crate) fn split_query(querystring: &str) -> Vec<(&str, &str)> {
+    querystring
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .take(MAX_FIELDS)
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+        .collect()
+}
+
+/// `name<sep>value<sep>name<sep>value…` as pairs (a trailing odd field is ignored).
+pub(crate) fn split_pairs(text: &str, sep: char) -> Vec<(&str, &str)> {
+    let mut fields = text.split(sep);
+    let mut out = Vec::new();
+    while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
+        if out.len() == MAX_FIELDS {
+            break;
+        }
+        out.push((name, value));
+    }
+    out
 }
 
 /// `{profile?, leewaySecs?}` → options.

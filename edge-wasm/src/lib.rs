@@ -91,6 +91,26 @@ impl Verifier {
         out.into()
     }
 
+    /// The hot path for the bundled handler: the request as four strings, so one call crosses the
+    /// JS/WebAssembly boundary with no object reads. `headers` is `name\0value\0name\0value…`
+    /// (lower-case names, first value of each). Returns `+<uri to forward>` or `-<code>`.
+    #[wasm_bindgen(js_name = verifyParts)]
+    pub fn verify_parts(&self, uri: &str, client_ip: &str, querystring: &str, headers: &str, now_ms: f64) -> String {
+        let header_pairs = convert::split_pairs(headers, '\0');
+        let query_pairs = convert::split_query(querystring);
+        let request = token_core::token::Request {
+            uri,
+            viewer_ip: (!client_ip.is_empty()).then_some(client_ip),
+            headers: &header_pairs,
+            query: &query_pairs,
+        };
+        let now = UnixTime::from_millis(if now_ms.is_finite() { now_ms as i64 } else { 0 });
+        match self.inner.verify(&request, now) {
+            Ok(ok) => format!("+{}", ok.forwarded_uri),
+            Err(err) => format!("-{}", err.code()),
+        }
+    }
+
     /// The profile in force: `strict` or `smd-compat`.
     #[wasm_bindgen(getter)]
     pub fn profile(&self) -> String {

@@ -15,7 +15,7 @@ use crate::support::{load_keys, print_json, read_text, write_atomic};
 /// Lambda@Edge caps a viewer-request function's zip at 1 MB.
 const VIEWER_ZIP_LIMIT: u64 = 1024 * 1024;
 /// Files `scripts/build-edge.sh` leaves in the package directory.
-const PKG_FILES: [&str; 3] = ["index.js", "edge_wasm.js", "edge_wasm_bg.wasm"];
+const PKG_FILES: [&str; 4] = ["index.js", "smd-edge.js", "edge_wasm.js", "edge_wasm_bg.wasm"];
 
 /// The token check at the edge (Lambda@Edge, viewer request).
 #[derive(Debug, Subcommand)]
