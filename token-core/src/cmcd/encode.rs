@@ -40,7 +40,8 @@ fn string(s: &str) -> Member<'_> {
 
 /// Characters `encodeURIComponent` leaves alone (ECMA-262 §19.2.6.5): the form players use.
 fn uri_component_safe(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')')
+    b.is_ascii_alphanumeric()
+        || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')')
 }
 
 /// Percent-encodes everything but the `encodeURIComponent` unreserved set, hex in upper case.
@@ -56,11 +57,19 @@ pub(crate) fn encode_uri_component(s: &str) -> String {
     out
 }
 
-fn samples_member(key: Key, samples: &Samples, report: &Report, version: Version) -> Option<Member<'static>> {
+fn samples_member(
+    key: Key,
+    samples: &Samples,
+    report: &Report,
+    version: Version,
+) -> Option<Member<'static>> {
     match version {
         Version::V1 => {
             let ot = report.ot();
-            let pick = samples.iter().find(|s| ot.is_some() && s.object == ot).or_else(|| samples.iter().next())?;
+            let pick = samples
+                .iter()
+                .find(|s| ot.is_some() && s.object == ot)
+                .or_else(|| samples.iter().next())?;
             Some(Member::Item(Item::new(BareItem::Integer(round(key, pick.value)))))
         }
         Version::V2 => Some(Member::InnerList(InnerList {
@@ -68,7 +77,11 @@ fn samples_member(key: Key, samples: &Samples, report: &Report, version: Version
                 .iter()
                 .map(|s| Item {
                     bare: BareItem::Integer(round(key, s.value)),
-                    params: s.object.map(|o| (Cow::Borrowed(o.as_str()), BareItem::Boolean(true))).into_iter().collect(),
+                    params: s
+                        .object
+                        .map(|o| (Cow::Borrowed(o.as_str()), BareItem::Boolean(true)))
+                        .into_iter()
+                        .collect(),
                 })
                 .collect(),
             params: Vec::new(),
@@ -90,7 +103,10 @@ pub fn to_dictionary(report: &Report, version: Version) -> Dictionary<'_> {
         let member = match value {
             Value::Boolean(true) => Member::Item(Item::new(BareItem::Boolean(true))),
             Value::Boolean(false) => {
-                if key == Key::Bg && event == Some(EventType::Backgrounded) && version == Version::V2 {
+                if key == Key::Bg
+                    && event == Some(EventType::Backgrounded)
+                    && version == Version::V2
+                {
                     Member::Item(Item::new(BareItem::Boolean(false)))
                 } else {
                     continue;
@@ -114,25 +130,35 @@ pub fn to_dictionary(report: &Report, version: Version) -> Dictionary<'_> {
                 None => continue,
             },
             Value::Strings(list) => Member::InnerList(InnerList {
-                items: list.iter().map(|s| Item::new(BareItem::String(Cow::Borrowed(s.as_str())))).collect(),
+                items: list
+                    .iter()
+                    .map(|s| Item::new(BareItem::String(Cow::Borrowed(s.as_str()))))
+                    .collect(),
                 params: Vec::new(),
             }),
             Value::NextObjects(list) => match version {
                 Version::V1 => {
                     let Some(first) = list.first() else { continue };
                     derived_nrr = first.range.as_deref();
-                    Member::Item(Item::new(BareItem::String(Cow::Owned(encode_uri_component(&first.url)))))
+                    Member::Item(Item::new(BareItem::String(Cow::Owned(encode_uri_component(
+                        &first.url,
+                    )))))
                 }
                 Version::V2 => Member::InnerList(InnerList {
                     items: list
                         .iter()
                         .enumerate()
                         .map(|(i, n)| {
-                            let range = n.range.as_deref().or(if i == 0 { report.nrr() } else { None });
+                            let range = n
+                                .range
+                                .as_deref()
+                                .or_else(|| if i == 0 { report.nrr() } else { None });
                             Item {
                                 bare: BareItem::String(Cow::Borrowed(n.url.as_str())),
                                 params: range
-                                    .map(|r| (Cow::Borrowed("r"), BareItem::String(Cow::Borrowed(r))))
+                                    .map(|r| {
+                                        (Cow::Borrowed("r"), BareItem::String(Cow::Borrowed(r)))
+                                    })
                                     .into_iter()
                                     .collect(),
                             }
@@ -144,10 +170,11 @@ pub fn to_dictionary(report: &Report, version: Version) -> Dictionary<'_> {
         };
         members.push((Cow::Borrowed(key.name()), member));
     }
-    if version == Version::V1 && report.nrr().is_none() {
-        if let Some(r) = derived_nrr {
-            members.push((Cow::Borrowed("nrr"), string(r)));
-        }
+    if version == Version::V1
+        && report.nrr().is_none()
+        && let Some(r) = derived_nrr
+    {
+        members.push((Cow::Borrowed("nrr"), string(r)));
     }
     if version == Version::V2 {
         members.push((Cow::Borrowed("v"), Member::Item(Item::new(BareItem::Integer(2)))));
@@ -239,12 +266,16 @@ pub fn encode_body(reports: &[Report], version: Version) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
     #[test]
     fn uri_component_matches_ecma() {
-        assert_eq!(encode_uri_component("br=(1000),x=\"a b\";/?"), "br%3D(1000)%2Cx%3D%22a%20b%22%3B%2F%3F");
+        assert_eq!(
+            encode_uri_component("br=(1000),x=\"a b\";/?"),
+            "br%3D(1000)%2Cx%3D%22a%20b%22%3B%2F%3F"
+        );
     }
 
     #[test]

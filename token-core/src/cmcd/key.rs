@@ -83,7 +83,9 @@ impl Shard {
         if !prefix.eq_ignore_ascii_case("cmcd-") {
             return None;
         }
-        Self::ALL.into_iter().find(|s| s.header_name().get(5..).is_some_and(|n| n.eq_ignore_ascii_case(rest)))
+        Self::ALL
+            .into_iter()
+            .find(|s| s.header_name().get(5..).is_some_and(|n| n.eq_ignore_ascii_case(rest)))
     }
 }
 
@@ -282,6 +284,7 @@ pub fn is_custom_key(name: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -326,7 +329,8 @@ mod tests {
         for ok in ["com.example-foo", "a-b", "a--"] {
             assert!(is_custom_key(ok), "{ok}");
         }
-        for bad in ["-b", "a-", "Com.Example-x", "a_b-c", "*foo", "foo", "com.example-myNumericKey"] {
+        for bad in ["-b", "a-", "Com.Example-x", "a_b-c", "*foo", "foo", "com.example-myNumericKey"]
+        {
             assert!(!is_custom_key(bad), "{bad}");
         }
     }

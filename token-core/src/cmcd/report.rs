@@ -17,7 +17,8 @@ use super::key::{Key, Kind, is_custom_key};
 use super::sf::{self, BareItem, Decimal, Dictionary, Member};
 use super::transport::percent_decode_nor;
 use super::value::{
-    EventType, NextObject, ObjectType, PlayerState, Sample, Samples, StreamType, StreamingFormat, Value, Version,
+    EventType, NextObject, ObjectType, PlayerState, Sample, Samples, StreamType, StreamingFormat,
+    Value, Version,
 };
 
 /// How forgiving decoding is.
@@ -210,7 +211,13 @@ impl Report {
         Ok(())
     }
 
-    fn absorb_member(&mut self, name: &str, member: Member<'_>, policy: Policy, check: bool) -> Result<(), Error> {
+    fn absorb_member(
+        &mut self,
+        name: &str,
+        member: Member<'_>,
+        policy: Policy,
+        check: bool,
+    ) -> Result<(), Error> {
         let Some(key) = Key::from_name(name) else {
             if check && (!sf::is_valid_key(name) || !member.is_valid()) {
                 self.drop_key(Cow::Owned(name.to_owned()), DropReason::InvalidValue);
@@ -228,12 +235,11 @@ impl Report {
             }
             return Ok(());
         };
-        if key == Key::V {
-            if let Member::Item(sf::Item { bare: BareItem::Integer(n), .. }) = &member {
-                if *n > 2 {
-                    return Err(Error::UnsupportedVersion { version: *n });
-                }
-            }
+        if key == Key::V
+            && let Member::Item(sf::Item { bare: BareItem::Integer(n), .. }) = &member
+            && *n > 2
+        {
+            return Err(Error::UnsupportedVersion { version: *n });
         }
         if !self.dropped.is_empty() {
             self.dropped.retain(|d| d.key != key.name());
@@ -482,7 +488,9 @@ fn type_value(key: Key, member: Member<'_>, ctx: &mut Ctx<'_>) -> Result<Value, 
         }
         Kind::Decimal => match scalar(member, ctx)? {
             BareItem::Decimal(d) if d.thousandths() >= 0 => Ok(Value::Decimal(d)),
-            BareItem::Integer(n) if n >= 0 => Decimal::from_integer(n).map(Value::Decimal).ok_or(DropReason::OutOfRange),
+            BareItem::Integer(n) if n >= 0 => {
+                Decimal::from_integer(n).map(Value::Decimal).ok_or(DropReason::OutOfRange)
+            }
             BareItem::Decimal(_) | BareItem::Integer(_) => Err(DropReason::OutOfRange),
             _ => Err(DropReason::WrongType),
         },
@@ -543,7 +551,9 @@ fn type_value(key: Key, member: Member<'_>, ctx: &mut Ctx<'_>) -> Result<Value, 
                 .items
                 .into_iter()
                 .map(|item| {
-                    let BareItem::String(url) = item.bare else { return Err(DropReason::WrongType) };
+                    let BareItem::String(url) = item.bare else {
+                        return Err(DropReason::WrongType);
+                    };
                     let range = item.params.into_iter().find_map(|(k, v)| match v {
                         BareItem::String(r) if k == "r" => Some(r.into_owned()),
                         _ => None,
@@ -579,9 +589,15 @@ fn scalar<'a>(member: Member<'a>, ctx: &mut Ctx<'_>) -> Result<BareItem<'a>, Dro
 
 fn integer(bare: BareItem<'_>, ctx: &mut Ctx<'_>) -> Result<u64, DropReason> {
     match bare {
-        BareItem::Integer(n) => u64::try_from(n).map_err(|_| DropReason::OutOfRange).and_then(|n| {
-            if ctx.check && n > sf::MAX_INTEGER.unsigned_abs() { Err(DropReason::OutOfRange) } else { Ok(n) }
-        }),
+        BareItem::Integer(n) => {
+            u64::try_from(n).map_err(|_| DropReason::OutOfRange).and_then(|n| {
+                if ctx.check && n > sf::MAX_INTEGER.unsigned_abs() {
+                    Err(DropReason::OutOfRange)
+                } else {
+                    Ok(n)
+                }
+            })
+        }
         BareItem::Decimal(d) => {
             ctx.lenient(Leniency::DecimalForInteger)?;
             u64::try_from(d.round()).map_err(|_| DropReason::OutOfRange)
@@ -592,7 +608,9 @@ fn integer(bare: BareItem<'_>, ctx: &mut Ctx<'_>) -> Result<u64, DropReason> {
 
 fn samples(member: Member<'_>, ctx: &mut Ctx<'_>) -> Result<Samples, DropReason> {
     match member {
-        Member::Item(item) => Ok(Samples::new(vec![Sample { value: integer(item.bare, ctx)?, object: None }])),
+        Member::Item(item) => {
+            Ok(Samples::new(vec![Sample { value: integer(item.bare, ctx)?, object: None }]))
+        }
         Member::InnerList(list) => {
             let mut out = Vec::with_capacity(list.items.len());
             for item in list.items {
@@ -630,7 +648,11 @@ fn checked_string_any(s: Cow<'_, str>, ctx: &Ctx<'_>) -> Result<String, DropReas
     Ok(s.into_owned())
 }
 
-fn checked_string(s: Cow<'_, str>, max: Option<usize>, ctx: &Ctx<'_>) -> Result<String, DropReason> {
+fn checked_string(
+    s: Cow<'_, str>,
+    max: Option<usize>,
+    ctx: &Ctx<'_>,
+) -> Result<String, DropReason> {
     if s.is_empty() {
         return Err(DropReason::Empty);
     }
@@ -655,7 +677,8 @@ fn token_value(key: Key, t: &str) -> Option<Value> {
 fn check_value(key: Key, value: &Value) -> Result<(), DropReason> {
     let info = key.info();
     let max_int = sf::MAX_INTEGER.unsigned_abs();
-    let string_ok = |s: &str| if sf::is_valid_string(s) { Ok(()) } else { Err(DropReason::InvalidValue) };
+    let string_ok =
+        |s: &str| if sf::is_valid_string(s) { Ok(()) } else { Err(DropReason::InvalidValue) };
     match (info.kind, value) {
         (Kind::Integer, Value::Integer(n)) => {
             if *n > max_int || (key == Key::V && !(1..=2).contains(n)) {
@@ -710,6 +733,7 @@ fn check_value(key: Key, value: &Value) -> Result<(), DropReason> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -748,7 +772,10 @@ mod tests {
     #[test]
     fn lenient_ot_parameter_and_decimal() {
         let r = decode("br=(3000;ot=v 6000),d=1.5", Policy::Lenient);
-        assert_eq!(r.br().unwrap().as_slice(), [Sample::tagged(3000, ObjectType::Video), Sample::new(6000)]);
+        assert_eq!(
+            r.br().unwrap().as_slice(),
+            [Sample::tagged(3000, ObjectType::Video), Sample::new(6000)]
+        );
         assert_eq!(r.d(), Some(2));
         assert_eq!(r.leniencies().count(Leniency::OtParameter), 1);
         assert_eq!(r.leniencies().count(Leniency::DecimalForInteger), 1);

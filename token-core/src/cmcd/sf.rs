@@ -31,7 +31,11 @@ impl Decimal {
 
     /// Builds a Decimal from thousandths (`1080` is `1.08`); `None` when out of range.
     pub const fn from_thousandths(thousandths: i64) -> Option<Self> {
-        if thousandths > Self::MAX.0 || thousandths < Self::MIN.0 { None } else { Some(Self(thousandths)) }
+        if thousandths > Self::MAX.0 || thousandths < Self::MIN.0 {
+            None
+        } else {
+            Some(Self(thousandths))
+        }
     }
 
     /// Builds a Decimal equal to an integer; `None` beyond 12 integer digits.
@@ -383,11 +387,12 @@ pub fn parse_dictionary_bytes(input: &[u8]) -> Result<Dictionary<'_>, Error> {
     let mut seen: u64 = 0;
     parse_members(input, |key, member| {
         let bit = 1u64 << (key_hash(key) & 63);
-        if seen & bit != 0 {
-            if let Some(slot) = members.iter_mut().find(|(k, _): &&mut (Cow<'_, str>, Member<'_>)| *k == key) {
-                slot.1 = member;
-                return;
-            }
+        if seen & bit != 0
+            && let Some(slot) =
+                members.iter_mut().find(|(k, _): &&mut (Cow<'_, str>, Member<'_>)| *k == key)
+        {
+            slot.1 = member;
+            return;
         }
         seen |= bit;
         members.push((Cow::Borrowed(key), member));
@@ -400,11 +405,18 @@ fn key_hash(key: &str) -> u32 {
     let b = key.as_bytes();
     let first = b.first().copied().unwrap_or(0);
     let last = b.last().copied().unwrap_or(0);
-    u32::from(first).wrapping_mul(31).wrapping_add(u32::from(last)).wrapping_mul(7).wrapping_add(b.len() as u32)
+    u32::from(first)
+        .wrapping_mul(31)
+        .wrapping_add(u32::from(last))
+        .wrapping_mul(7)
+        .wrapping_add(b.len() as u32)
 }
 
 /// Parses a dictionary, calling `sink` for every member in wire order, duplicates included.
-pub(crate) fn parse_members<'a>(input: &'a [u8], mut sink: impl FnMut(&'a str, Member<'a>)) -> Result<(), Error> {
+pub(crate) fn parse_members<'a>(
+    input: &'a [u8],
+    mut sink: impl FnMut(&'a str, Member<'a>),
+) -> Result<(), Error> {
     let mut p = Parser { input, pos: 0 };
     p.skip_sp();
     // Trailing SP is discarded before parsing (RFC 8941 §4.2).
@@ -459,7 +471,22 @@ const fn is_token_char(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
-            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~' | b':' | b'/'
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+                | b':'
+                | b'/'
         )
 }
 
@@ -476,7 +503,8 @@ pub fn is_valid_key(key: &str) -> bool {
 /// Whether `token` matches RFC 8941's Token grammar (§3.3.4).
 pub fn is_valid_token(token: &str) -> bool {
     let b = token.as_bytes();
-    matches!(b.first(), Some(&c) if c.is_ascii_alphabetic() || c == b'*') && b.iter().all(|&c| is_token_char(c))
+    matches!(b.first(), Some(&c) if c.is_ascii_alphabetic() || c == b'*')
+        && b.iter().all(|&c| is_token_char(c))
 }
 
 /// Whether `s` can be an RFC 8941 String (§3.3.3): printable ASCII only.
@@ -526,7 +554,11 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_item_or_inner_list(&mut self) -> Result<Member<'a>, Error> {
-        if self.peek() == Some(b'(') { self.parse_inner_list().map(Member::InnerList) } else { self.parse_item().map(Member::Item) }
+        if self.peek() == Some(b'(') {
+            self.parse_inner_list().map(Member::InnerList)
+        } else {
+            self.parse_item().map(Member::Item)
+        }
     }
 
     fn parse_inner_list(&mut self) -> Result<InnerList<'a>, Error> {
@@ -698,7 +730,11 @@ impl<'a> Parser<'a> {
         while matches!(self.peek(), Some(c) if is_token_char(c)) {
             self.pos += 1;
         }
-        Ok(BareItem::Token(Cow::Borrowed(ascii_str(self.slice(start), start, ErrorKind::InvalidToken)?)))
+        Ok(BareItem::Token(Cow::Borrowed(ascii_str(
+            self.slice(start),
+            start,
+            ErrorKind::InvalidToken,
+        )?)))
     }
 
     fn parse_byte_sequence(&mut self) -> Result<BareItem<'a>, Error> {
@@ -866,6 +902,7 @@ pub(crate) fn write_string(out: &mut String, s: &str) -> Result<(), Error> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -898,7 +935,10 @@ mod tests {
     #[test]
     fn strings_escape_and_reject() {
         let d = parse_dictionary(r#"a="x\"y\\z""#).unwrap();
-        assert_eq!(d.get("a"), Some(&Member::Item(Item::new(BareItem::String(Cow::Borrowed("x\"y\\z"))))));
+        assert_eq!(
+            d.get("a"),
+            Some(&Member::Item(Item::new(BareItem::String(Cow::Borrowed("x\"y\\z")))))
+        );
         assert_eq!(err(r#"a="x"#), ("unterminated_string", 2));
         assert_eq!(err("a=\"\t\""), ("invalid_string", 3));
         assert_eq!(err(r#"a="\n""#), ("invalid_escape", 4));
@@ -913,7 +953,10 @@ mod tests {
     #[test]
     fn byte_sequences_and_booleans() {
         let d = parse_dictionary("a=:aGVsbG8=:,b=?0").unwrap();
-        assert_eq!(d.get("a"), Some(&Member::Item(Item::new(BareItem::ByteSequence(Cow::Borrowed("aGVsbG8="))))));
+        assert_eq!(
+            d.get("a"),
+            Some(&Member::Item(Item::new(BareItem::ByteSequence(Cow::Borrowed("aGVsbG8=")))))
+        );
         assert_eq!(err("a=:aGV"), ("invalid_byte_sequence", 6));
         assert_eq!(err("a=?x"), ("invalid_boolean", 3));
     }

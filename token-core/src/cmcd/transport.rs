@@ -46,9 +46,10 @@ pub(crate) fn percent_decode(input: &[u8], plus_is_space: bool) -> Cow<'_, [u8]>
     while let Some(&b) = input.get(i) {
         match b {
             b'%' => {
-                if let (Some(h), Some(l)) =
-                    (input.get(i + 1).copied().and_then(hex), input.get(i + 2).copied().and_then(hex))
-                {
+                if let (Some(h), Some(l)) = (
+                    input.get(i + 1).copied().and_then(hex),
+                    input.get(i + 2).copied().and_then(hex),
+                ) {
                     out.push(h << 4 | l);
                     i += 3;
                     continue;
@@ -79,7 +80,9 @@ pub(crate) fn percent_decode_nor(s: Cow<'_, str>) -> String {
 /// (leading `?` allowed); `None` when there is none.
 pub fn query_payload(query: &str) -> Option<&str> {
     let query = query.strip_prefix('?').unwrap_or(query);
-    query.split('&').find_map(|pair| pair.strip_prefix("CMCD=").or_else(|| (pair == "CMCD").then_some("")))
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("CMCD=").or_else(|| (pair == "CMCD").then_some("")))
 }
 
 /// The query component of a URL (between `?` and `#`); `""` when there is none.
@@ -91,6 +94,45 @@ pub fn url_query(url: &str) -> &str {
 fn parse_into(report: &mut Report, payload: &[u8], policy: Policy) -> Result<(), Error> {
     let dict = sf::parse_dictionary_bytes(payload)?;
     report.absorb(dict, policy)
+}
+
+/// The Structured-Field-level dictionary of a query's `CMCD=` argument, without CMCD typing
+/// (for tools that show exactly what was sent). Empty when there is no `CMCD` argument.
+///
+/// # Errors
+///
+/// [`Error::TooLarge`] or [`Error::Syntax`] (offset into the percent-decoded payload).
+pub fn query_dictionary(query: &str) -> Result<sf::Dictionary<'static>, Error> {
+    let Some(raw) = query_payload(query) else { return Ok(sf::Dictionary::new()) };
+    check_len(raw.len(), MAX_PAYLOAD_LEN)?;
+    let payload = percent_decode(raw.as_bytes(), true);
+    Ok(sf::parse_dictionary_bytes(&payload)?.into_owned())
+}
+
+/// The Structured-Field-level merge of the `CMCD-*` headers (later shards win), without CMCD
+/// typing.
+///
+/// # Errors
+///
+/// [`Error::TooLarge`] or [`Error::Syntax`] (offset into the failing header's value).
+pub fn header_dictionary<I, N, V>(headers: I) -> Result<sf::Dictionary<'static>, Error>
+where
+    I: IntoIterator<Item = (N, V)>,
+    N: AsRef<str>,
+    V: AsRef<str>,
+{
+    let mut merged = sf::Dictionary::new();
+    for (name, value) in headers {
+        if Shard::from_header_name(name.as_ref().trim()).is_none() {
+            continue;
+        }
+        let value = value.as_ref();
+        check_len(value.len(), MAX_PAYLOAD_LEN)?;
+        for (k, m) in sf::parse_dictionary(value)? {
+            merged.insert(k.into_owned(), m.into_owned());
+        }
+    }
+    Ok(merged)
 }
 
 /// Decodes a bare dictionary: one header value, one body record, or an already-decoded query
@@ -244,7 +286,10 @@ where
 /// Splits a block of `Name: value` lines (LF or CRLF separated, as in an HTTP/1.1 message or a
 /// log) into header pairs; lines without a colon are skipped and values are trimmed.
 pub fn header_lines(block: &str) -> impl Iterator<Item = (&str, &str)> {
-    block.lines().filter_map(|line| line.split_once(':')).map(|(n, v)| (n.trim(), v.trim_matches([' ', '\t'])))
+    block
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim(), v.trim_matches([' ', '\t'])))
 }
 
 /// Whether a `Content-Type` value names a CMCD event body ([`BODY_MEDIA_TYPES`]; parameters
@@ -288,13 +333,15 @@ pub fn decode_body(body: &str, policy: Policy) -> Result<Vec<Report>, Error> {
         }
         check_len(record.len(), MAX_PAYLOAD_LEN)?;
         let mut report = Report::new();
-        parse_into(&mut report, record.as_bytes(), policy).map_err(|e| e.shifted(start + trimmed_start))?;
+        parse_into(&mut report, record.as_bytes(), policy)
+            .map_err(|e| e.shifted(start + trimmed_start))?;
         reports.push(report);
     }
     Ok(reports)
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -72,8 +72,20 @@ pub struct Issue {
 }
 
 impl Issue {
-    fn new(severity: Severity, code: &'static str, key: Option<&str>, message: impl Into<String>) -> Self {
-        Self { severity, code, key: key.map(str::to_owned), message: message.into(), offset: None, record: None }
+    fn new(
+        severity: Severity,
+        code: &'static str,
+        key: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            severity,
+            code,
+            key: key.map(str::to_owned),
+            message: message.into(),
+            offset: None,
+            record: None,
+        }
     }
 }
 
@@ -106,7 +118,8 @@ fn check(payloads: &[Payload<'_>], mode: Mode, out: &mut Vec<Issue>) {
             out.push(error_issue(&Error::Syntax(e)));
             return;
         }
-        let names: Vec<&str> = raw.get(start..).unwrap_or_default().iter().map(|(_, k, _)| *k).collect();
+        let names: Vec<&str> =
+            raw.get(start..).unwrap_or_default().iter().map(|(_, k, _)| *k).collect();
         if names.windows(2).any(|w| matches!(w, [a, b] if a > b)) {
             out.push(Issue::new(
                 Severity::Info,
@@ -184,28 +197,31 @@ fn check(payloads: &[Payload<'_>], mode: Mode, out: &mut Vec<Issue>) {
                 format!("`{name}` is not defined in CMCD v{}{hint}", version.number()),
             ));
         }
-        if let (Some(got), Some(want)) = (shard, info.shard(version)) {
-            if *got != want {
-                out.push(Issue::new(
-                    Severity::Warning,
-                    "wrong_shard",
-                    Some(name),
-                    format!(
-                        "`{name}` belongs in {} for v{}, not {}",
-                        want.header_name(),
-                        version.number(),
-                        got.header_name()
-                    ),
-                ));
-            }
+        if let (Some(got), Some(want)) = (shard, info.shard(version))
+            && *got != want
+        {
+            out.push(Issue::new(
+                Severity::Warning,
+                "wrong_shard",
+                Some(name),
+                format!(
+                    "`{name}` belongs in {} for v{}, not {}",
+                    want.header_name(),
+                    version.number(),
+                    got.header_name()
+                ),
+            ));
         }
-        let is_list_kind = matches!(info.kind, Kind::IntegerList | Kind::StringList | Kind::NextObjects);
+        let is_list_kind =
+            matches!(info.kind, Kind::IntegerList | Kind::StringList | Kind::NextObjects);
         match (version, member, is_list_kind) {
             (Version::V2, Member::Item(_), true) if info.in_v2 => out.push(Issue::new(
                 Severity::Warning,
                 "scalar_for_list",
                 Some(name),
-                format!("`{name}` must use inner-list syntax in v2, even for one value: {name}=(…)"),
+                format!(
+                    "`{name}` must use inner-list syntax in v2, even for one value: {name}=(…)"
+                ),
             )),
             (Version::V1, Member::InnerList(_), true) if info.in_v1 => out.push(Issue::new(
                 Severity::Warning,
@@ -215,17 +231,19 @@ fn check(payloads: &[Payload<'_>], mode: Mode, out: &mut Vec<Issue>) {
             )),
             _ => {}
         }
-        if let (Key::Nor, Member::Item(sf::Item { bare: BareItem::String(s), .. })) = (key, member) {
-            if s.bytes().any(|b| !b.is_ascii_alphanumeric() && !b"-_.!~*'()%".contains(&b)) {
-                out.push(Issue::new(
-                    Severity::Warning,
-                    "nor_not_encoded",
-                    Some(name),
-                    "a v1 `nor` string must itself be URL-encoded (e.g. `/` as %2F)",
-                ));
-            }
+        if let (Key::Nor, Member::Item(sf::Item { bare: BareItem::String(s), .. })) = (key, member)
+            && s.bytes().any(|b| !b.is_ascii_alphanumeric() && !b"-_.!~*'()%".contains(&b))
+        {
+            out.push(Issue::new(
+                Severity::Warning,
+                "nor_not_encoded",
+                Some(name),
+                "a v1 `nor` string must itself be URL-encoded (e.g. `/` as %2F)",
+            ));
         }
-        if let (Version::V1, Member::Item(sf::Item { bare: BareItem::Boolean(false), .. })) = (version, member) {
+        if let (Version::V1, Member::Item(sf::Item { bare: BareItem::Boolean(false), .. })) =
+            (version, member)
+        {
             out.push(Issue::new(
                 Severity::Warning,
                 "false_boolean",
@@ -288,7 +306,8 @@ fn check_values(report: &Report, version: Version, mode: Mode, out: &mut Vec<Iss
                 format!("`cid` is limited to 64 characters in v1 (got {})", cid.len()),
             ));
         }
-        if report.sf() == Some(StreamingFormat::Hesp) || report.st() == Some(StreamType::LowLatency) {
+        if report.sf() == Some(StreamingFormat::Hesp) || report.st() == Some(StreamType::LowLatency)
+        {
             let key = if report.sf() == Some(StreamingFormat::Hesp) { "sf" } else { "st" };
             out.push(Issue::new(
                 Severity::Warning,
@@ -299,25 +318,40 @@ fn check_values(report: &Report, version: Version, mode: Mode, out: &mut Vec<Iss
         }
     }
     if report.v() == Some(1) {
-        out.push(Issue::new(Severity::Info, "redundant_version", Some("v"), "`v` should be omitted for version 1"));
+        out.push(Issue::new(
+            Severity::Info,
+            "redundant_version",
+            Some("v"),
+            "`v` should be omitted for version 1",
+        ));
     }
     if report.pr() == Some(Decimal::ONE) && report.e() != Some(EventType::PlaybackRate) {
-        out.push(Issue::new(Severity::Info, "default_value", Some("pr"), "`pr` should only be sent when it is not 1"));
+        out.push(Issue::new(
+            Severity::Info,
+            "default_value",
+            Some("pr"),
+            "`pr` should only be sent when it is not 1",
+        ));
     }
-    if let (Some(_), Some(ot)) = (report.d(), report.ot()) {
-        if matches!(ot, ObjectType::Manifest | ObjectType::Init | ObjectType::Key) {
-            out.push(Issue::new(
-                Severity::Info,
-                "duration_for_object_type",
-                Some("d"),
-                format!("`d` is meaningless for ot={ot}"),
-            ));
-        }
+    if let (Some(_), Some(ot)) = (report.d(), report.ot())
+        && matches!(ot, ObjectType::Manifest | ObjectType::Init | ObjectType::Key)
+    {
+        out.push(Issue::new(
+            Severity::Info,
+            "duration_for_object_type",
+            Some("d"),
+            format!("`d` is meaningless for ot={ot}"),
+        ));
     }
     if mode == Mode::Event {
         let mut require = |present: bool, key: &str, why: &str| {
             if !present {
-                out.push(Issue::new(Severity::Error, "missing_key", Some(key), format!("`{key}` is required {why}")));
+                out.push(Issue::new(
+                    Severity::Error,
+                    "missing_key",
+                    Some(key),
+                    format!("`{key}` is required {why}"),
+                ));
             }
         };
         require(report.v() == Some(2), "v", "(v=2) in event mode");
@@ -327,11 +361,22 @@ fn check_values(report: &Report, version: Version, mode: Mode, out: &mut Vec<Iss
             Some(EventType::Custom) => require(report.cen().is_some(), "cen", "when e=ce"),
             Some(EventType::Error) => require(report.ec().is_some(), "ec", "when e=e"),
             Some(EventType::PlayState) => require(report.sta().is_some(), "sta", "when e=ps"),
-            Some(EventType::ResponseReceived) => require(report.url().is_some(), "url", "when e=rr"),
+            Some(EventType::ResponseReceived) => {
+                require(report.url().is_some(), "url", "when e=rr")
+            }
             _ => {}
         }
         if report.e() != Some(EventType::ResponseReceived) {
-            for key in [Key::Cmsdd, Key::Cmsds, Key::Rc, Key::Smrt, Key::Ttfb, Key::Ttfbb, Key::Ttlb, Key::Url] {
+            for key in [
+                Key::Cmsdd,
+                Key::Cmsds,
+                Key::Rc,
+                Key::Smrt,
+                Key::Ttfb,
+                Key::Ttfbb,
+                Key::Ttlb,
+                Key::Url,
+            ] {
                 if report.get(key).is_some() {
                     out.push(Issue::new(
                         Severity::Warning,
@@ -418,9 +463,18 @@ pub fn validate_body(body: &str) -> Vec<Issue> {
         out.push(error_issue(&Error::TooLarge { len: body.len(), limit: MAX_BODY_LEN }));
         return out;
     }
-    for (i, line) in body.split('\n').map(|l| l.trim_end_matches('\r').trim_matches(' ')).filter(|l| !l.is_empty()).enumerate() {
+    for (i, line) in body
+        .split('\n')
+        .map(|l| l.trim_end_matches('\r').trim_matches(' '))
+        .filter(|l| !l.is_empty())
+        .enumerate()
+    {
         let mut issues = Vec::new();
-        check(&[Payload { bytes: Cow::Borrowed(line.as_bytes()), shard: None }], Mode::Event, &mut issues);
+        check(
+            &[Payload { bytes: Cow::Borrowed(line.as_bytes()), shard: None }],
+            Mode::Event,
+            &mut issues,
+        );
         out.extend(issues.into_iter().map(|mut issue| {
             issue.record = Some(i);
             issue
@@ -430,6 +484,7 @@ pub fn validate_body(body: &str) -> Vec<Issue> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -439,7 +494,10 @@ mod tests {
 
     #[test]
     fn v1_header_shards_and_rounding() {
-        let issues = validate_headers([("CMCD-Session", "pr=1.08,sid=\"s\""), ("CMCD-Request", "bl=21345,mtp=(100)")]);
+        let issues = validate_headers([
+            ("CMCD-Session", "pr=1.08,sid=\"s\""),
+            ("CMCD-Request", "bl=21345,mtp=(100)"),
+        ]);
         assert_eq!(codes(&issues), ["list_in_v1", "not_rounded"]);
         let issues = validate_headers([("CMCD-Session", "pr=1.08,v=2")]);
         assert_eq!(codes(&issues), ["wrong_shard"]);
@@ -449,12 +507,18 @@ mod tests {
     fn event_requirements() {
         assert_eq!(codes(&validate_body("e=ps,ts=1,v=2")), ["missing_key"]);
         assert_eq!(codes(&validate_body("e=t,ts=1764752400000,v=2")), Vec::<&str>::new());
-        assert_eq!(codes(&validate_dict("e=t,ts=1,v=2", Mode::Request)), ["event_only_key", "event_only_key"]);
+        assert_eq!(
+            codes(&validate_dict("e=t,ts=1,v=2", Mode::Request)),
+            ["event_only_key", "event_only_key"]
+        );
     }
 
     #[test]
     fn query_encoding() {
-        assert_eq!(codes(&validate_query("CMCD=bl%253D20200%252Cbr%253D6000")), ["double_encoded_query"]);
+        assert_eq!(
+            codes(&validate_query("CMCD=bl%253D20200%252Cbr%253D6000")),
+            ["double_encoded_query"]
+        );
         assert_eq!(codes(&validate_query("CMCD=ot=i,sid=\"x\"")), ["query_not_encoded"]);
         assert_eq!(codes(&validate_query("CMCD=su%3Dtrue")), ["wrong_type"]);
     }

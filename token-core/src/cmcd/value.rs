@@ -236,9 +236,11 @@ impl Samples {
     /// The value tagged with `object`; failing that, the only untagged value if there is
     /// exactly one sample (a v1 scalar applies to the request's object).
     pub fn get(&self, object: ObjectType) -> Option<u64> {
-        self.0.iter().find(|s| s.object == Some(object)).map(|s| s.value).or(match self.0.as_slice() {
-            [only] if only.object.is_none() => Some(only.value),
-            _ => None,
+        self.0.iter().find(|s| s.object == Some(object)).map(|s| s.value).or_else(|| {
+            match self.0.as_slice() {
+                [only] if only.object.is_none() => Some(only.value),
+                _ => None,
+            }
         })
     }
 
