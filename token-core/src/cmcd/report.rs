@@ -198,30 +198,43 @@ impl Report {
     pub fn from_dictionary(dict: &Dictionary<'_>, policy: Policy) -> Result<Self, Error> {
         let mut report = Self::new();
         for (name, member) in dict.iter() {
-            report.absorb_member(name, member.clone(), policy, true)?;
+            report.absorb_member(name, member.clone(), policy, true);
         }
-        Ok(report)
+        report.finish()
     }
 
     /// Adds every member of a parsed dictionary; later members (and later shards) win.
-    pub(crate) fn absorb(&mut self, dict: Dictionary<'_>, policy: Policy) -> Result<(), Error> {
+    /// [`finish`](Self::finish) must follow.
+    #[cfg(test)]
+    pub(crate) fn absorb(&mut self, dict: Dictionary<'_>, policy: Policy) {
         for (name, member) in dict {
-            self.absorb_member(&name, member, policy, false)?;
+            self.absorb_member(&name, member, policy, false);
         }
-        Ok(())
     }
 
-    fn absorb_member(
+    /// Applies the whole-payload rule once every member is in: `v` > 2 rejects the data set
+    /// (CTA-5004-B §6). Checked at the end because a repeated `v` keeps its last value.
+    pub(crate) fn finish(self) -> Result<Self, Error> {
+        match self.v() {
+            Some(v) if v > 2 => {
+                Err(Error::UnsupportedVersion { version: i64::try_from(v).unwrap_or(i64::MAX) })
+            }
+            _ => Ok(self),
+        }
+    }
+
+    /// Types one member; a registered key replaces (or un-drops) an earlier value.
+    pub(crate) fn absorb_member(
         &mut self,
         name: &str,
         member: Member<'_>,
         policy: Policy,
         check: bool,
-    ) -> Result<(), Error> {
+    ) {
         let Some(key) = Key::from_name(name) else {
             if check && (!sf::is_valid_key(name) || !member.is_valid()) {
                 self.drop_key(Cow::Owned(name.to_owned()), DropReason::InvalidValue);
-                return Ok(());
+                return;
             }
             let side = if is_custom_key(name) { &mut self.custom } else { &mut self.unknown };
             let member = member.into_owned();
@@ -233,14 +246,8 @@ impl Report {
                 }
                 Err(i) => side.insert(i, (name.to_owned(), member)),
             }
-            return Ok(());
+            return;
         };
-        if key == Key::V
-            && let Member::Item(sf::Item { bare: BareItem::Integer(n), .. }) = &member
-            && *n > 2
-        {
-            return Err(Error::UnsupportedVersion { version: *n });
-        }
         if !self.dropped.is_empty() {
             self.dropped.retain(|d| d.key != key.name());
         }
@@ -254,7 +261,6 @@ impl Report {
                 self.drop_key(Cow::Borrowed(key.name()), reason);
             }
         }
-        Ok(())
     }
 
     fn drop_key(&mut self, key: Cow<'static, str>, reason: DropReason) {
@@ -271,6 +277,9 @@ impl Report {
             self.entries.get_mut(i).map(|slot| std::mem::replace(&mut slot.1, value))
         } else {
             self.present |= bit(key);
+            if self.entries.capacity() == 0 {
+                self.entries.reserve(16);
+            }
             self.entries.insert(i.min(self.entries.len()), (key, value));
             None
         }
@@ -608,11 +617,10 @@ fn integer(bare: BareItem<'_>, ctx: &mut Ctx<'_>) -> Result<u64, DropReason> {
 
 fn samples(member: Member<'_>, ctx: &mut Ctx<'_>) -> Result<Samples, DropReason> {
     match member {
-        Member::Item(item) => {
-            Ok(Samples::new(vec![Sample { value: integer(item.bare, ctx)?, object: None }]))
-        }
+        Member::Item(item) => Ok(Samples::one(integer(item.bare, ctx)?)),
         Member::InnerList(list) => {
-            let mut out = Vec::with_capacity(list.items.len());
+            let single = list.items.len() == 1;
+            let mut out = Vec::with_capacity(if single { 0 } else { list.items.len() });
             for item in list.items {
                 let value = integer(item.bare, ctx)?;
                 let mut object = None;
@@ -633,6 +641,9 @@ fn samples(member: Member<'_>, ctx: &mut Ctx<'_>) -> Result<Samples, DropReason>
                         }
                         _ => {}
                     }
+                }
+                if single {
+                    return Ok(Samples::single(Sample { value, object }));
                 }
                 out.push(Sample { value, object });
             }
@@ -739,7 +750,7 @@ mod tests {
 
     fn decode(s: &str, policy: Policy) -> Report {
         let mut r = Report::new();
-        r.absorb(sf::parse_dictionary(s).unwrap(), policy).unwrap();
+        r.absorb(sf::parse_dictionary(s).unwrap(), policy);
         r
     }
 
@@ -761,10 +772,10 @@ mod tests {
     #[test]
     fn later_invalid_duplicate_drops_the_key() {
         let mut r = decode("br=100", Policy::Strict);
-        r.absorb(sf::parse_dictionary("br=\"x\"").unwrap(), Policy::Strict).unwrap();
+        r.absorb(sf::parse_dictionary("br=\"x\"").unwrap(), Policy::Strict);
         assert_eq!(r.br(), None);
         assert_eq!(r.dropped().len(), 1);
-        r.absorb(sf::parse_dictionary("br=200").unwrap(), Policy::Strict).unwrap();
+        r.absorb(sf::parse_dictionary("br=200").unwrap(), Policy::Strict);
         assert_eq!(r.br().and_then(Samples::first), Some(200));
         assert!(r.dropped().is_empty());
     }

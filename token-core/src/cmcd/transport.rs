@@ -42,24 +42,30 @@ pub(crate) fn percent_decode(input: &[u8], plus_is_space: bool) -> Cow<'_, [u8]>
         return Cow::Borrowed(input);
     }
     let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while let Some(&b) = input.get(i) {
-        match b {
-            b'%' => {
-                if let (Some(h), Some(l)) = (
-                    input.get(i + 1).copied().and_then(hex),
-                    input.get(i + 2).copied().and_then(hex),
-                ) {
-                    out.push(h << 4 | l);
-                    i += 3;
-                    continue;
-                }
-                out.push(b);
+    let mut rest = input;
+    loop {
+        // Copy the run up to the next special byte in one go.
+        let run = rest
+            .iter()
+            .position(|&b| b == b'%' || (plus_is_space && b == b'+'))
+            .unwrap_or(rest.len());
+        let (plain, tail) = rest.split_at_checked(run).unwrap_or((rest, &[]));
+        out.extend_from_slice(plain);
+        match tail {
+            [b'%', h, l, after @ ..] if hex(*h).is_some() && hex(*l).is_some() => {
+                out.push(hex(*h).unwrap_or(0) << 4 | hex(*l).unwrap_or(0));
+                rest = after;
             }
-            b'+' if plus_is_space => out.push(b' '),
-            _ => out.push(b),
+            [b'+', after @ ..] if plus_is_space => {
+                out.push(b' ');
+                rest = after;
+            }
+            [other, after @ ..] => {
+                out.push(*other);
+                rest = after;
+            }
+            [] => break,
         }
-        i += 1;
     }
     Cow::Owned(out)
 }
@@ -91,9 +97,11 @@ pub fn url_query(url: &str) -> &str {
     before_fragment.split_once('?').map_or("", |(_, q)| q)
 }
 
+/// Parses one dictionary straight into the report (no intermediate [`sf::Dictionary`]); the
+/// caller applies [`Report::finish`] once all payloads are in.
 fn parse_into(report: &mut Report, payload: &[u8], policy: Policy) -> Result<(), Error> {
-    let dict = sf::parse_dictionary_bytes(payload)?;
-    report.absorb(dict, policy)
+    sf::parse_members(payload, |key, member| report.absorb_member(key, member, policy, false))?;
+    Ok(())
 }
 
 /// The Structured-Field-level dictionary of a query's `CMCD=` argument, without CMCD typing
@@ -161,7 +169,7 @@ pub fn decode_dict(input: &str, policy: Policy) -> Result<Report, Error> {
     check_len(input.len(), MAX_PAYLOAD_LEN)?;
     let mut report = Report::new();
     parse_into(&mut report, input.as_bytes(), policy)?;
-    Ok(report)
+    report.finish()
 }
 
 /// Decodes the `CMCD=` argument of a query string (with or without the leading `?`).
@@ -199,10 +207,10 @@ pub fn decode_query(query: &str, policy: Policy) -> Result<Report, Error> {
                 return Err(Error::Syntax(first));
             }
             retry.leniencies_mut().add(Leniency::DoubleEncodedQuery);
-            Ok(retry)
+            retry.finish()
         }
         Err(e) => Err(e),
-        Ok(()) => Ok(report),
+        Ok(()) => report.finish(),
     }
 }
 
@@ -264,7 +272,7 @@ where
         check_len(total, Shard::ALL.len() * MAX_PAYLOAD_LEN)?;
         parse_into(&mut report, value.as_bytes(), policy)?;
     }
-    Ok((report, seen))
+    Ok((report.finish()?, seen))
 }
 
 /// Decodes a media request the way a CDN must (CTA-5004-B §6): from its CMCD headers when any is
@@ -335,7 +343,7 @@ pub fn decode_body(body: &str, policy: Policy) -> Result<Vec<Report>, Error> {
         let mut report = Report::new();
         parse_into(&mut report, record.as_bytes(), policy)
             .map_err(|e| e.shifted(start + trimmed_start))?;
-        reports.push(report);
+        reports.push(report.finish()?);
     }
     Ok(reports)
 }

@@ -142,19 +142,16 @@ fn check(payloads: &[Payload<'_>], mode: Mode, out: &mut Vec<Issue>) {
 
     // 2. Strict typing.
     let mut report = Report::new();
-    for p in payloads {
-        let dict = match sf::parse_dictionary_bytes(&p.bytes) {
-            Ok(d) => d,
-            Err(e) => {
-                out.push(error_issue(&Error::Syntax(e)));
-                return;
-            }
-        };
-        if let Err(e) = report.absorb(dict, Policy::Strict) {
+    for (_, name, member) in &raw {
+        report.absorb_member(name, member.clone(), Policy::Strict, false);
+    }
+    let report = match report.finish() {
+        Ok(r) => r,
+        Err(e) => {
             out.push(error_issue(&e));
             return;
         }
-    }
+    };
     for d in report.dropped() {
         out.push(Issue::new(
             Severity::Error,

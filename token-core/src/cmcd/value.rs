@@ -198,55 +198,87 @@ impl Sample {
 /// The value of a numeric list key: one v1 scalar or the members of a v2 inner list.
 ///
 /// Equality ignores which wire shape carried the samples: `br=3000` and `br=(3000)` decode to
-/// the same `Samples`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Samples(Vec<Sample>);
+/// the same `Samples`. A single sample is stored inline (no allocation).
+#[derive(Debug, Clone)]
+pub struct Samples(Repr);
+
+#[derive(Debug, Clone)]
+enum Repr {
+    One(Sample),
+    Many(Vec<Sample>),
+}
+
+impl PartialEq for Samples {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Samples {}
+
+impl std::hash::Hash for Samples {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_slice().hash(state);
+    }
+}
 
 impl Samples {
     /// Wraps samples.
-    pub const fn new(samples: Vec<Sample>) -> Self {
-        Self(samples)
+    pub fn new(mut samples: Vec<Sample>) -> Self {
+        if samples.len() == 1
+            && let Some(only) = samples.pop()
+        {
+            return Self(Repr::One(only));
+        }
+        Self(Repr::Many(samples))
+    }
+
+    /// A single sample.
+    pub const fn single(sample: Sample) -> Self {
+        Self(Repr::One(sample))
     }
 
     /// A single untagged sample.
-    pub fn one(value: u64) -> Self {
-        Self(vec![Sample::new(value)])
+    pub const fn one(value: u64) -> Self {
+        Self::single(Sample::new(value))
     }
 
     /// All samples in wire order.
     pub fn as_slice(&self) -> &[Sample] {
-        &self.0
+        match &self.0 {
+            Repr::One(s) => std::slice::from_ref(s),
+            Repr::Many(v) => v,
+        }
     }
 
     /// Number of samples (0 for `bl=()`).
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.as_slice().len()
     }
 
     /// Whether the list is empty.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.as_slice().is_empty()
     }
 
     /// The first sample's value — the whole value for v1 scalars.
     pub fn first(&self) -> Option<u64> {
-        self.0.first().map(|s| s.value)
+        self.as_slice().first().map(|s| s.value)
     }
 
     /// The value tagged with `object`; failing that, the only untagged value if there is
     /// exactly one sample (a v1 scalar applies to the request's object).
     pub fn get(&self, object: ObjectType) -> Option<u64> {
-        self.0.iter().find(|s| s.object == Some(object)).map(|s| s.value).or_else(|| {
-            match self.0.as_slice() {
-                [only] if only.object.is_none() => Some(only.value),
-                _ => None,
-            }
+        let all = self.as_slice();
+        all.iter().find(|s| s.object == Some(object)).map(|s| s.value).or_else(|| match all {
+            [only] if only.object.is_none() => Some(only.value),
+            _ => None,
         })
     }
 
     /// Iterates the samples.
     pub fn iter(&self) -> std::slice::Iter<'_, Sample> {
-        self.0.iter()
+        self.as_slice().iter()
     }
 }
 
@@ -254,7 +286,7 @@ impl<'a> IntoIterator for &'a Samples {
     type Item = &'a Sample;
     type IntoIter = std::slice::Iter<'a, Sample>;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
+        self.iter()
     }
 }
 
