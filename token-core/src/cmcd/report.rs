@@ -553,8 +553,10 @@ fn type_value(key: Key, member: Member<'_>, ctx: &mut Ctx<'_>) -> Result<Value, 
         }
         Kind::NextObjects => match member {
             Member::Item(sf::Item { bare: BareItem::String(s), .. }) => {
-                let s = checked_string_any(s, ctx)?;
-                Ok(Value::NextObjects(vec![NextObject::new(percent_decode_nor(Cow::Owned(s)))]))
+                if ctx.check && !sf::is_valid_string(&s) {
+                    return Err(DropReason::InvalidValue);
+                }
+                Ok(Value::NextObjects(vec![NextObject::new(percent_decode_nor(s))]))
             }
             Member::InnerList(list) => list
                 .items

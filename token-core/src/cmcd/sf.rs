@@ -453,6 +453,37 @@ pub(crate) fn parse_members<'a>(
     }
 }
 
+const CLASS_KEY: u8 = 1;
+const CLASS_TOKEN: u8 = 2;
+/// Printable ASCII other than `"` and `\`: a string byte that needs no attention.
+const CLASS_STRING: u8 = 4;
+
+/// Character classes of every byte, so scanning loops test one table entry per byte.
+static CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let mut class = 0;
+        if is_key_char(b) {
+            class |= CLASS_KEY;
+        }
+        if is_token_char(b) {
+            class |= CLASS_TOKEN;
+        }
+        if b >= 0x20 && b <= 0x7e && b != b'"' && b != b'\\' {
+            class |= CLASS_STRING;
+        }
+        table[i] = class;
+        i += 1;
+    }
+    table
+};
+
+fn class(b: u8) -> u8 {
+    CLASS.get(usize::from(b)).copied().unwrap_or(0)
+}
+
 struct Parser<'a> {
     input: &'a [u8],
     pos: usize,
@@ -537,6 +568,12 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Advances over bytes of `mask`'s class.
+    fn skip_class(&mut self, mask: u8) {
+        let rest = self.input.get(self.pos..).unwrap_or_default();
+        self.pos += rest.iter().position(|&b| class(b) & mask == 0).unwrap_or(rest.len());
+    }
+
     fn slice(&self, from: usize) -> &'a [u8] {
         self.input.get(from..self.pos).unwrap_or_default()
     }
@@ -547,9 +584,7 @@ impl<'a> Parser<'a> {
             Some(c) if is_lcalpha(c) || c == b'*' => self.pos += 1,
             _ => return Err(Error::new(ErrorKind::InvalidKey, start)),
         }
-        while matches!(self.peek(), Some(c) if is_key_char(c)) {
-            self.pos += 1;
-        }
+        self.skip_class(CLASS_KEY);
         ascii_str(self.slice(start), start, ErrorKind::InvalidKey)
     }
 
@@ -686,6 +721,7 @@ impl<'a> Parser<'a> {
         let start = self.pos;
         // Fast path: no escapes, borrow.
         loop {
+            self.skip_class(CLASS_STRING);
             match self.peek() {
                 None => return Err(Error::new(ErrorKind::UnterminatedString, open)),
                 Some(b'"') => {
@@ -727,9 +763,7 @@ impl<'a> Parser<'a> {
     fn parse_token(&mut self) -> Result<BareItem<'a>, Error> {
         let start = self.pos;
         self.pos += 1;
-        while matches!(self.peek(), Some(c) if is_token_char(c)) {
-            self.pos += 1;
-        }
+        self.skip_class(CLASS_TOKEN);
         Ok(BareItem::Token(Cow::Borrowed(ascii_str(
             self.slice(start),
             start,
