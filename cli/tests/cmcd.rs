@@ -1,6 +1,9 @@
 //! `smd-cli cmcd …` end to end: stdout JSON and exit codes, including `decode --raw --json`
 //! over every case of the shared CMCD vector file.
 
+// Test helpers fail loudly on broken fixtures.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::io::Write as _;
 use std::process::{Command, Output, Stdio};
 

@@ -1,6 +1,9 @@
 //! Runs the fuzz targets' invariants over their seed corpora on stable, so the invariants are
 //! exercised by `cargo test` even where the fuzzer is not.
 
+// Test helpers fail loudly on broken fixtures.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 
 fn seeds(target: &str) -> Vec<(PathBuf, Vec<u8>)> {

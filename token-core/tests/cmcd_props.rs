@@ -1,6 +1,9 @@
 //! Property tests: canonical reports survive encode → decode in every form, and no input makes
 //! a decoder panic.
 
+// Test helpers fail loudly on broken fixtures.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::borrow::Cow;
 
 use proptest::collection::vec;

@@ -3,6 +3,9 @@
 //! CMCD-level rules that each case's `note` states must hold, and `encode_from` must encode back
 //! to `input`.
 
+// Test helpers fail loudly on broken fixtures.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::borrow::Cow;
 
 use serde_json::{Map, Value as Json, json};

@@ -584,7 +584,9 @@ fn value_text(value: &Value) -> String {
         Value::EventType(t) => t.to_string(),
         Value::Samples(s) => list(
             s.iter()
-                .map(|s| s.object.map_or(s.value.to_string(), |o| format!("{};{o}", s.value)))
+                .map(|s| {
+                    s.object.map_or_else(|| s.value.to_string(), |o| format!("{};{o}", s.value))
+                })
                 .collect(),
         ),
         Value::Strings(v) => list(v.iter().map(|s| format!("{s:?}")).collect()),
@@ -593,7 +595,7 @@ fn value_text(value: &Value) -> String {
                 .map(|n| {
                     n.range
                         .as_ref()
-                        .map_or(format!("{:?}", n.url), |r| format!("{:?};r={r:?}", n.url))
+                        .map_or_else(|| format!("{:?}", n.url), |r| format!("{:?};r={r:?}", n.url))
                 })
                 .collect(),
         ),

@@ -11,8 +11,9 @@ use super::sf;
 pub enum Error {
     /// The payload is not an RFC 8941 Dictionary. Code `syntax`; [`offset`](Self::offset) says
     /// where (into the percent-decoded payload for the query form, into the body for the body
-    /// form). The inner [`sf::Error`] has the precise cause.
-    #[error("syntax error: {0}")]
+    /// form). The inner [`sf::Error`] has the precise cause; `Display` is its message ("invalid
+    /// key at byte 0", or without the offset in the alternate form `{:#}`).
+    #[error(transparent)]
     Syntax(sf::Error),
     /// The payload exceeds the size limit ([`super::MAX_PAYLOAD_LEN`] per dictionary,
     /// [`super::MAX_BODY_LEN`] per body). Code `too_large`.
@@ -110,5 +111,21 @@ impl std::fmt::Display for DropReason {
             Self::OutOfRange => "number is out of range",
             Self::InvalidValue => "value cannot be encoded",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_the_offset_unless_alternate() {
+        let err = Error::from(sf::Error::new(sf::ErrorKind::InvalidKey, 3));
+        assert_eq!(err.to_string(), "invalid key at byte 3");
+        assert_eq!(format!("{err:#}"), "invalid key");
+        assert_eq!(
+            Error::TooLarge { len: 9, limit: 8 }.to_string(),
+            "payload of 9 bytes exceeds the limit of 8 bytes"
+        );
     }
 }

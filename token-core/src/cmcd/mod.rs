@@ -42,7 +42,7 @@
 //!
 //! # Encoding and validation
 //!
-//! [`encode`], [`encode_query`], [`encode_headers`] and [`encode_body`] write the canonical form
+//! [`encode()`], [`encode_query`], [`encode_headers`] and [`encode_body`] write the canonical form
 //! (alphabetical keys, bare `true`, rounding of `bl`/`dl`/`tbl`/`mtp`/`rtp`, v1 or v2 shapes).
 //! [`validate`] lists what a player engineer should fix.
 //!
