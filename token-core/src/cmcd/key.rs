@@ -168,7 +168,17 @@ macro_rules! registry {
 
             /// The key for a wire name; `None` for custom and unknown keys.
             pub fn from_name(name: &str) -> Option<Self> {
-                match name { $($name => Some(Self::$variant),)+ _ => None }
+                // Binary search over the names packed into integers (see `pack`): a handful
+                // of integer comparisons instead of a string comparison per key.
+                if name.is_empty() || name.len() > MAX_NAME_LEN {
+                    return None;
+                }
+                // The final comparison rules out names that differ only by trailing NULs.
+                PACKED_NAMES
+                    .binary_search(&pack(name))
+                    .ok()
+                    .and_then(|i| Self::ALL.get(i).copied())
+                    .filter(|k| k.name() == name)
             }
 
             /// The wire name.
@@ -266,6 +276,36 @@ registry! {
     V "v" { Integer, None, v1: Session, v2: Session, ; "CMCD version" }
 }
 
+/// Longest registered name (`cmsdd`, `ttfbb`).
+const MAX_NAME_LEN: usize = 5;
+
+/// A name of at most 8 bytes as a big-endian integer, left-aligned and zero-padded, so integer
+/// order is the names' byte order (a prefix sorts first, as `"bs" < "bsa"`).
+const fn pack(name: &str) -> u64 {
+    let b = name.as_bytes();
+    let mut packed = 0u64;
+    let mut i = 0;
+    while i < 8 {
+        let byte = if i < b.len() { b[i] } else { 0 };
+        packed = packed << 8 | byte as u64;
+        i += 1;
+    }
+    packed
+}
+
+/// `pack` of every name, in [`Key::ALL`] (alphabetical, hence ascending) order.
+// Evaluated at compile time: an out-of-bounds index would fail the build, not panic.
+#[allow(clippy::indexing_slicing)]
+static PACKED_NAMES: [u64; Key::ALL.len()] = {
+    let mut table = [0u64; Key::ALL.len()];
+    let mut i = 0;
+    while i < table.len() {
+        table[i] = pack(Key::ALL[i].name());
+        i += 1;
+    }
+    table
+};
+
 impl std::fmt::Display for Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -302,6 +342,11 @@ mod tests {
             if let [a, b] = pair {
                 assert!(a.name() < b.name(), "{a} < {b}");
             }
+        }
+        assert!(PACKED_NAMES.windows(2).all(|w| w[0] < w[1]));
+        assert!(Key::ALL.iter().all(|k| k.name().len() <= MAX_NAME_LEN));
+        for name in ["", "a", "b", "bsdaa", "com.example-x", "nrrr", "*", "v2", "ab\0"] {
+            assert_eq!(Key::from_name(name), None, "{name}");
         }
         for &k in Key::ALL {
             assert_eq!(Key::from_name(k.name()), Some(k));
