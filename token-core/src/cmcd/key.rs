@@ -168,17 +168,19 @@ macro_rules! registry {
 
             /// The key for a wire name; `None` for custom and unknown keys.
             pub fn from_name(name: &str) -> Option<Self> {
-                // Binary search over the names packed into integers (see `pack`): a handful
-                // of integer comparisons instead of a string comparison per key.
+                // A perfect hash of the name packed into an integer (see `pack`): one
+                // multiplication and one table probe instead of string comparisons.
                 if name.is_empty() || name.len() > MAX_NAME_LEN {
                     return None;
                 }
-                // The final comparison rules out names that differ only by trailing NULs.
-                PACKED_NAMES
-                    .binary_search(&pack(name))
-                    .ok()
-                    .and_then(|i| Self::ALL.get(i).copied())
-                    .filter(|k| k.name() == name)
+                let packed = pack(name);
+                let slot = SLOTS.get(slot_of(packed)).copied().unwrap_or(0);
+                let i = usize::from(slot).checked_sub(1)?;
+                // Equal packing and length means equal names (names hold no NUL).
+                (PACKED_NAMES.get(i) == Some(&packed))
+                    .then(|| Self::ALL.get(i).copied())
+                    .flatten()
+                    .filter(|k| k.name().len() == name.len())
             }
 
             /// The wire name.
@@ -281,16 +283,17 @@ const MAX_NAME_LEN: usize = 5;
 
 /// A name of at most 8 bytes as a big-endian integer, left-aligned and zero-padded, so integer
 /// order is the names' byte order (a prefix sorts first, as `"bs" < "bsa"`).
+// Both indices are below the loop bound `min(len, 8)`.
+#[allow(clippy::indexing_slicing)]
 const fn pack(name: &str) -> u64 {
     let b = name.as_bytes();
-    let mut packed = 0u64;
+    let mut buf = [0u8; 8];
     let mut i = 0;
-    while i < 8 {
-        let byte = if i < b.len() { b[i] } else { 0 };
-        packed = packed << 8 | byte as u64;
+    while i < b.len() && i < 8 {
+        buf[i] = b[i];
         i += 1;
     }
-    packed
+    u64::from_be_bytes(buf)
 }
 
 /// `pack` of every name, in [`Key::ALL`] (alphabetical, hence ascending) order.
@@ -301,6 +304,30 @@ static PACKED_NAMES: [u64; Key::ALL.len()] = {
     let mut i = 0;
     while i < table.len() {
         table[i] = pack(Key::ALL[i].name());
+        i += 1;
+    }
+    table
+};
+
+/// Multiplier of the perfect hash `slot_of`, found by search; the `SLOTS` initializer fails
+/// the build if it ever stops being collision-free.
+const HASH_MULTIPLIER: u64 = 0x1529_640b_177f_bcf9;
+const SLOT_BITS: u32 = 7;
+
+const fn slot_of(packed: u64) -> usize {
+    (packed.wrapping_mul(HASH_MULTIPLIER) >> (64 - SLOT_BITS)) as usize
+}
+
+/// Perfect-hash table: slot → 1 + index into [`Key::ALL`], 0 for empty.
+// Evaluated at compile time: an out-of-bounds index would fail the build, not panic.
+#[allow(clippy::indexing_slicing)]
+static SLOTS: [u8; 1 << SLOT_BITS] = {
+    let mut table = [0u8; 1 << SLOT_BITS];
+    let mut i = 0;
+    while i < Key::ALL.len() {
+        let slot = slot_of(PACKED_NAMES[i]);
+        assert!(table[slot] == 0, "key hash collision: choose another HASH_MULTIPLIER");
+        table[slot] = (i + 1) as u8;
         i += 1;
     }
     table

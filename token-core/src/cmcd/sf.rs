@@ -417,7 +417,7 @@ pub(crate) fn parse_members<'a>(
     input: &'a [u8],
     mut sink: impl FnMut(&'a str, Member<'a>),
 ) -> Result<(), Error> {
-    let mut p = Parser { input, pos: 0 };
+    let mut p = Parser { input, text: std::str::from_utf8(input).ok(), pos: 0 };
     p.skip_sp();
     // Trailing SP is discarded before parsing (RFC 8941 §4.2).
     let mut end = input.len();
@@ -488,6 +488,8 @@ fn class(b: u8) -> u8 {
 
 struct Parser<'a> {
     input: &'a [u8],
+    /// `input` as text when it is valid UTF-8 (checked once), so slices need no re-validation.
+    text: Option<&'a str>,
     pos: usize,
 }
 
@@ -580,6 +582,14 @@ impl<'a> Parser<'a> {
         self.input.get(from..self.pos).unwrap_or_default()
     }
 
+    /// The text from `from` to the current position; every caller has checked it is ASCII.
+    fn str_from(&self, from: usize, kind: ErrorKind) -> Result<&'a str, Error> {
+        match self.text.and_then(|t| t.get(from..self.pos)) {
+            Some(s) => Ok(s),
+            None => ascii_str(self.slice(from), from, kind),
+        }
+    }
+
     fn parse_key(&mut self) -> Result<&'a str, Error> {
         let start = self.pos;
         match self.peek() {
@@ -587,7 +597,7 @@ impl<'a> Parser<'a> {
             _ => return Err(Error::new(ErrorKind::InvalidKey, start)),
         }
         self.skip_class(CLASS_KEY);
-        ascii_str(self.slice(start), start, ErrorKind::InvalidKey)
+        self.str_from(start, ErrorKind::InvalidKey)
     }
 
     fn parse_item_or_inner_list(&mut self) -> Result<Member<'a>, Error> {
@@ -727,7 +737,7 @@ impl<'a> Parser<'a> {
             match self.peek() {
                 None => return Err(Error::new(ErrorKind::UnterminatedString, open)),
                 Some(b'"') => {
-                    let s = ascii_str(self.slice(start), start, ErrorKind::InvalidString)?;
+                    let s = self.str_from(start, ErrorKind::InvalidString)?;
                     self.pos += 1;
                     return Ok(BareItem::String(Cow::Borrowed(s)));
                 }
@@ -736,7 +746,7 @@ impl<'a> Parser<'a> {
                 Some(_) => return Err(Error::new(ErrorKind::InvalidString, self.pos)),
             }
         }
-        let mut out = String::from(ascii_str(self.slice(start), start, ErrorKind::InvalidString)?);
+        let mut out = String::from(self.str_from(start, ErrorKind::InvalidString)?);
         loop {
             match self.peek() {
                 None => return Err(Error::new(ErrorKind::UnterminatedString, open)),
@@ -766,11 +776,7 @@ impl<'a> Parser<'a> {
         let start = self.pos;
         self.pos += 1;
         self.skip_class(CLASS_TOKEN);
-        Ok(BareItem::Token(Cow::Borrowed(ascii_str(
-            self.slice(start),
-            start,
-            ErrorKind::InvalidToken,
-        )?)))
+        Ok(BareItem::Token(Cow::Borrowed(self.str_from(start, ErrorKind::InvalidToken)?)))
     }
 
     fn parse_byte_sequence(&mut self) -> Result<BareItem<'a>, Error> {
@@ -783,7 +789,7 @@ impl<'a> Parser<'a> {
                 _ => return Err(Error::new(ErrorKind::InvalidByteSequence, self.pos)),
             }
         }
-        let s = ascii_str(self.slice(start), start, ErrorKind::InvalidByteSequence)?;
+        let s = self.str_from(start, ErrorKind::InvalidByteSequence)?;
         self.pos += 1;
         Ok(BareItem::ByteSequence(Cow::Borrowed(s)))
     }

@@ -42,29 +42,22 @@ pub(crate) fn percent_decode(input: &[u8], plus_is_space: bool) -> Cow<'_, [u8]>
         return Cow::Borrowed(input);
     }
     let mut out = Vec::with_capacity(input.len());
-    let mut rest = input;
-    loop {
-        // Copy the run up to the next special byte in one go.
-        let run = rest
-            .iter()
-            .position(|&b| b == b'%' || (plus_is_space && b == b'+'))
-            .unwrap_or(rest.len());
-        let (plain, tail) = rest.split_at_checked(run).unwrap_or((rest, &[]));
-        out.extend_from_slice(plain);
-        match tail {
-            [b'%', h, l, after @ ..] if hex(*h).is_some() && hex(*l).is_some() => {
-                out.push(hex(*h).unwrap_or(0) << 4 | hex(*l).unwrap_or(0));
-                rest = after;
+    let mut bytes = input.iter();
+    while let Some(&b) = bytes.next() {
+        match b {
+            b'%' => {
+                let rest = bytes.as_slice();
+                if let [h, l, ..] = rest
+                    && let (Some(h), Some(l)) = (hex(*h), hex(*l))
+                {
+                    out.push(h << 4 | l);
+                    bytes = rest.get(2..).unwrap_or_default().iter();
+                } else {
+                    out.push(b'%');
+                }
             }
-            [b'+', after @ ..] if plus_is_space => {
-                out.push(b' ');
-                rest = after;
-            }
-            [other, after @ ..] => {
-                out.push(*other);
-                rest = after;
-            }
-            [] => break,
+            b'+' if plus_is_space => out.push(b' '),
+            _ => out.push(b),
         }
     }
     Cow::Owned(out)
