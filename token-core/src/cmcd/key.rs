@@ -173,7 +173,9 @@ macro_rules! registry {
                 if name.is_empty() || name.len() > MAX_NAME_LEN {
                     return None;
                 }
-                let packed = pack(name);
+                // Same value as `pack`, without the byte buffer (which compiles to a copy call).
+                let bytes = name.as_bytes();
+                let packed = bytes.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b)) << (8 * (8 - bytes.len()));
                 let slot = SLOTS.get(slot_of(packed)).copied().unwrap_or(0);
                 let i = usize::from(slot).checked_sub(1)?;
                 // Equal packing and length means equal names (names hold no NUL).

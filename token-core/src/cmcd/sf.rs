@@ -552,10 +552,12 @@ fn ascii_str(bytes: &[u8], at: usize, kind: ErrorKind) -> Result<&str, Error> {
 }
 
 impl<'a> Parser<'a> {
+    #[inline]
     fn peek(&self) -> Option<u8> {
         self.input.get(self.pos).copied()
     }
 
+    #[inline]
     fn at_end(&self) -> bool {
         self.pos >= self.input.len()
     }
@@ -566,6 +568,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline]
     fn skip_ows(&mut self) {
         while matches!(self.peek(), Some(b' ' | b'\t')) {
             self.pos += 1;
@@ -573,6 +576,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Advances over bytes of `mask`'s class.
+    #[inline]
     fn skip_class(&mut self, mask: u8) {
         let rest = self.input.get(self.pos..).unwrap_or_default();
         self.pos += rest.iter().position(|&b| class(b) & mask == 0).unwrap_or(rest.len());
@@ -583,6 +587,7 @@ impl<'a> Parser<'a> {
     }
 
     /// The text from `from` to the current position; every caller has checked it is ASCII.
+    #[inline]
     fn str_from(&self, from: usize, kind: ErrorKind) -> Result<&'a str, Error> {
         match self.text.and_then(|t| t.get(from..self.pos)) {
             Some(s) => Ok(s),
@@ -590,6 +595,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline]
     fn parse_key(&mut self) -> Result<&'a str, Error> {
         let start = self.pos;
         match self.peek() {
@@ -600,6 +606,7 @@ impl<'a> Parser<'a> {
         self.str_from(start, ErrorKind::InvalidKey)
     }
 
+    #[inline]
     fn parse_item_or_inner_list(&mut self) -> Result<Member<'a>, Error> {
         if self.peek() == Some(b'(') {
             self.parse_inner_list().map(Member::InnerList)
@@ -631,12 +638,14 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline]
     fn parse_item(&mut self) -> Result<Item<'a>, Error> {
         let bare = self.parse_bare_item()?;
         let params = self.parse_params()?;
         Ok(Item { bare, params })
     }
 
+    #[inline]
     fn parse_params(&mut self) -> Result<Parameters<'a>, Error> {
         let mut params: Parameters<'a> = Vec::new();
         while self.peek() == Some(b';') {
@@ -658,6 +667,7 @@ impl<'a> Parser<'a> {
         Ok(params)
     }
 
+    #[inline]
     fn parse_bare_item(&mut self) -> Result<BareItem<'a>, Error> {
         match self.peek() {
             Some(b'-' | b'0'..=b'9') => self.parse_number(),
@@ -669,6 +679,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline]
     fn parse_number(&mut self) -> Result<BareItem<'a>, Error> {
         let start = self.pos;
         let negative = self.peek() == Some(b'-');
@@ -772,6 +783,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline]
     fn parse_token(&mut self) -> Result<BareItem<'a>, Error> {
         let start = self.pos;
         self.pos += 1;

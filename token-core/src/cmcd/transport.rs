@@ -26,13 +26,25 @@ fn check_len(len: usize, limit: usize) -> Result<(), Error> {
     if len > limit { Err(Error::TooLarge { len, limit }) } else { Ok(()) }
 }
 
-const fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
+/// Value of each byte as a hex digit; 0xFF for bytes that are not hex digits.
+static HEX_VALUES: [u8; 256] = {
+    let mut table = [0xFFu8; 256];
+    let mut i = 0u8;
+    while i < 10 {
+        table[(b'0' + i) as usize] = i;
+        i += 1;
     }
+    let mut i = 0u8;
+    while i < 6 {
+        table[(b'a' + i) as usize] = 10 + i;
+        table[(b'A' + i) as usize] = 10 + i;
+        i += 1;
+    }
+    table
+};
+
+fn hex_value(b: u8) -> u8 {
+    HEX_VALUES.get(usize::from(b)).copied().unwrap_or(0xFF)
 }
 
 /// Percent-decodes as `application/x-www-form-urlencoded` does (WHATWG URL §5.1): `+` is a
@@ -42,23 +54,21 @@ pub(crate) fn percent_decode(input: &[u8], plus_is_space: bool) -> Cow<'_, [u8]>
         return Cow::Borrowed(input);
     }
     let mut out = Vec::with_capacity(input.len());
-    let mut bytes = input.iter();
-    while let Some(&b) = bytes.next() {
-        match b {
-            b'%' => {
-                let rest = bytes.as_slice();
-                if let [h, l, ..] = rest
-                    && let (Some(h), Some(l)) = (hex(*h), hex(*l))
-                {
-                    out.push(h << 4 | l);
-                    bytes = rest.get(2..).unwrap_or_default().iter();
-                } else {
-                    out.push(b'%');
+    let mut rest = input;
+    while let [b, tail @ ..] = rest {
+        rest = tail;
+        let byte = match *b {
+            b'%' => match tail {
+                [h, l, after @ ..] if (hex_value(*h) | hex_value(*l)) < 16 => {
+                    rest = after;
+                    hex_value(*h) << 4 | hex_value(*l)
                 }
-            }
-            b'+' if plus_is_space => out.push(b' '),
-            _ => out.push(b),
-        }
+                _ => b'%',
+            },
+            b'+' if plus_is_space => b' ',
+            other => other,
+        };
+        out.push(byte);
     }
     Cow::Owned(out)
 }
