@@ -82,7 +82,7 @@ pub mod value;
 pub use encode::{encode, encode_body, encode_headers, encode_query, to_dictionary};
 pub use error::{DropReason, Error};
 pub use key::{Key, KeyInfo, Kind, Shard, Unit, is_custom_key};
-pub use report::{Dropped, Leniencies, Leniency, Policy, Report};
+pub use report::{Dropped, Iter, Leniencies, Leniency, Policy, Report};
 pub use transport::{
     BODY_MEDIA_TYPES, MAX_BODY_LEN, MAX_PAYLOAD_LEN, decode_body, decode_dict, decode_headers,
     decode_query, decode_request, decode_url, header_dictionary, header_lines, is_body_media_type,

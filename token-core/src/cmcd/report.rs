@@ -146,11 +146,14 @@ impl Dropped {
 /// assert_eq!(report.su(), Some(true));
 /// # Ok::<(), cmcd::Error>(())
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Report {
-    /// Bit `k` set ⇔ `entries` holds key `k`; `entries` is sorted, so the index of key `k` is
-    /// the number of set bits below `k`.
+    /// Bit `k` set ⇔ `entries` holds key `k` (`k = Key as u32`): iterating the bits visits the
+    /// keys alphabetically.
     present: u64,
+    /// Position + 1 in `entries` of each key, 0 when absent.
+    slots: [u8; 64],
+    /// Values in arrival order (no shifting when headers arrive out of key order).
     entries: Vec<(Key, Value)>,
     custom: Vec<(String, Member<'static>)>,
     unknown: Vec<(String, Member<'static>)>,
@@ -159,6 +162,75 @@ pub struct Report {
 }
 
 const _: () = assert!(Key::ALL.len() <= 64);
+
+impl Default for Report {
+    fn default() -> Self {
+        Self {
+            present: 0,
+            slots: [0; 64],
+            entries: Vec::new(),
+            custom: Vec::new(),
+            unknown: Vec::new(),
+            dropped: Vec::new(),
+            leniencies: Leniencies::default(),
+        }
+    }
+}
+
+impl PartialEq for Report {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+            && self.custom == other.custom
+            && self.unknown == other.unknown
+            && self.dropped == other.dropped
+            && self.leniencies == other.leniencies
+    }
+}
+
+impl Eq for Report {}
+
+impl std::fmt::Debug for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Report")
+            .field("entries", &self.iter().collect::<Vec<_>>())
+            .field("custom", &self.custom)
+            .field("unknown", &self.unknown)
+            .field("dropped", &self.dropped)
+            .field("leniencies", &self.leniencies)
+            .finish()
+    }
+}
+
+/// Iterator over a report's registered keys, alphabetically ([`Report::iter`]).
+#[derive(Debug, Clone)]
+pub struct Iter<'r> {
+    report: &'r Report,
+    bits: u64,
+}
+
+impl<'r> Iterator for Iter<'r> {
+    type Item = (Key, &'r Value);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.bits != 0 {
+            let k = self.bits.trailing_zeros() as usize;
+            self.bits &= self.bits - 1;
+            if let Some(&key) = Key::ALL.get(k)
+                && let Some(value) = self.report.get(key)
+            {
+                return Some((key, value));
+            }
+        }
+        None
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.bits.count_ones() as usize;
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
 
 fn bit(key: Key) -> u64 {
     1u64 << (key as u32)
@@ -263,26 +335,74 @@ impl Report {
         }
     }
 
+    /// Types one member straight from the parser: scalar values and numeric inner lists are
+    /// read without building a [`Member`] (the hot path of every decoder).
+    pub(crate) fn absorb_cursor(
+        &mut self,
+        name: &str,
+        cursor: &mut sf::Cursor<'_, '_>,
+        policy: Policy,
+    ) {
+        let Some(key) = Key::from_name(name) else {
+            if let Some(member) = cursor.member() {
+                self.absorb_member(name, member, policy, false);
+            }
+            return;
+        };
+        let kind = key.info().kind;
+        let mut ctx = Ctx { policy, leniencies: &mut self.leniencies, check: false };
+        let typed = if cursor.is_inner_list() {
+            if kind == Kind::IntegerList {
+                let mut typed = SamplesBuilder::default();
+                if !cursor.inner_list(|event| typed.push(event, &mut ctx)) {
+                    return;
+                }
+                typed.finish(&mut ctx)
+            } else {
+                let Some(member) = cursor.member() else { return };
+                type_value(key, member, &mut ctx)
+            }
+        } else {
+            let Some(bare) = cursor.bare() else { return };
+            type_bare(key, bare, &mut ctx)
+        };
+        if !self.dropped.is_empty() {
+            self.dropped.retain(|d| d.key != key.name());
+        }
+        match typed {
+            Ok(value) => {
+                self.set(key, value);
+            }
+            Err(reason) => {
+                self.remove(key);
+                self.drop_key(Cow::Borrowed(key.name()), reason);
+            }
+        }
+    }
+
     fn drop_key(&mut self, key: Cow<'static, str>, reason: DropReason) {
         self.dropped.push(Dropped { key, reason });
     }
 
-    fn index(&self, key: Key) -> usize {
-        (self.present & (bit(key) - 1)).count_ones() as usize
+    /// Position of `key` in `entries`.
+    fn slot(&self, key: Key) -> Option<usize> {
+        usize::from(self.slots.get(key as usize).copied().unwrap_or(0)).checked_sub(1)
     }
 
     fn set(&mut self, key: Key, value: Value) -> Option<Value> {
-        let i = self.index(key);
-        if self.present & bit(key) != 0 {
-            self.entries.get_mut(i).map(|slot| std::mem::replace(&mut slot.1, value))
-        } else {
-            self.present |= bit(key);
-            if self.entries.capacity() == 0 {
-                self.entries.reserve(16);
-            }
-            self.entries.insert(i.min(self.entries.len()), (key, value));
-            None
+        if let Some(i) = self.slot(key) {
+            return self.entries.get_mut(i).map(|slot| std::mem::replace(&mut slot.1, value));
         }
+        if self.entries.capacity() == 0 {
+            self.entries.reserve(24);
+        }
+        self.entries.push((key, value));
+        if let Some(slot) = self.slots.get_mut(key as usize) {
+            // At most 51 entries, so the position always fits.
+            *slot = u8::try_from(self.entries.len()).unwrap_or(0);
+        }
+        self.present |= bit(key);
+        None
     }
 
     /// Sets a registered key after checking the value against the registry (type, token
@@ -298,25 +418,31 @@ impl Report {
 
     /// Removes a registered key.
     pub fn remove(&mut self, key: Key) -> Option<Value> {
-        if self.present & bit(key) == 0 {
+        let i = self.slot(key)?;
+        if i >= self.entries.len() {
             return None;
         }
-        let i = self.index(key);
+        let (_, value) = self.entries.swap_remove(i);
         self.present &= !bit(key);
-        (i < self.entries.len()).then(|| self.entries.remove(i).1)
+        if let Some(slot) = self.slots.get_mut(key as usize) {
+            *slot = 0;
+        }
+        if let Some(&(moved, _)) = self.entries.get(i)
+            && let Some(slot) = self.slots.get_mut(moved as usize)
+        {
+            *slot = u8::try_from(i + 1).unwrap_or(0);
+        }
+        Some(value)
     }
 
     /// The typed value of a registered key.
     pub fn get(&self, key: Key) -> Option<&Value> {
-        if self.present & bit(key) == 0 {
-            return None;
-        }
-        self.entries.get(self.index(key)).map(|(_, v)| v)
+        self.entries.get(self.slot(key)?).map(|(_, v)| v)
     }
 
     /// Registered keys and values, alphabetically.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (Key, &Value)> {
-        self.entries.iter().map(|(k, v)| (*k, v))
+    pub fn iter(&self) -> Iter<'_> {
+        Iter { report: self, bits: self.present }
     }
 
     /// Number of registered keys present.
@@ -486,16 +612,27 @@ accessors! {
 // Typing
 
 fn type_value(key: Key, member: Member<'_>, ctx: &mut Ctx<'_>) -> Result<Value, DropReason> {
+    match key.info().kind {
+        Kind::Integer | Kind::Decimal | Kind::Boolean | Kind::String | Kind::Token => {
+            type_bare(key, scalar(member, ctx)?, ctx)
+        }
+        Kind::IntegerList => samples(member, ctx).map(Value::Samples),
+        Kind::StringList | Kind::NextObjects => type_list(key, member, ctx),
+    }
+}
+
+/// Types the bare item of a scalar key, or of a list key sent as a scalar.
+fn type_bare(key: Key, bare: BareItem<'_>, ctx: &mut Ctx<'_>) -> Result<Value, DropReason> {
     let info = key.info();
     match info.kind {
         Kind::Integer => {
-            let n = integer(scalar(member, ctx)?, ctx)?;
+            let n = integer(bare, ctx)?;
             if key == Key::V && n < 1 {
                 return Err(DropReason::OutOfRange);
             }
             Ok(Value::Integer(n))
         }
-        Kind::Decimal => match scalar(member, ctx)? {
+        Kind::Decimal => match bare {
             BareItem::Decimal(d) if d.thousandths() >= 0 => Ok(Value::Decimal(d)),
             BareItem::Integer(n) if n >= 0 => {
                 Decimal::from_integer(n).map(Value::Decimal).ok_or(DropReason::OutOfRange)
@@ -503,7 +640,7 @@ fn type_value(key: Key, member: Member<'_>, ctx: &mut Ctx<'_>) -> Result<Value, 
             BareItem::Decimal(_) | BareItem::Integer(_) => Err(DropReason::OutOfRange),
             _ => Err(DropReason::WrongType),
         },
-        Kind::Boolean => match scalar(member, ctx)? {
+        Kind::Boolean => match bare {
             BareItem::Boolean(b) => Ok(Value::Boolean(b)),
             BareItem::Token(t) if t == "true" || t == "false" => {
                 ctx.lenient(Leniency::TokenBoolean)?;
@@ -512,7 +649,7 @@ fn type_value(key: Key, member: Member<'_>, ctx: &mut Ctx<'_>) -> Result<Value, 
             _ => Err(DropReason::WrongType),
         },
         Kind::String => {
-            let s = match scalar(member, ctx)? {
+            let s = match bare {
                 BareItem::String(s) => s,
                 BareItem::Token(t) => {
                     ctx.lenient(Leniency::TokenForString)?;
@@ -523,7 +660,7 @@ fn type_value(key: Key, member: Member<'_>, ctx: &mut Ctx<'_>) -> Result<Value, 
             checked_string(s, info.max_len, ctx).map(Value::String)
         }
         Kind::Token => {
-            let t = match scalar(member, ctx)? {
+            let t = match bare {
                 BareItem::Token(t) => t,
                 BareItem::String(s) => {
                     if !sf::is_valid_token(&s) {
@@ -536,7 +673,16 @@ fn type_value(key: Key, member: Member<'_>, ctx: &mut Ctx<'_>) -> Result<Value, 
             };
             token_value(key, &t).ok_or(DropReason::InvalidToken)
         }
-        Kind::IntegerList => samples(member, ctx).map(Value::Samples),
+        Kind::IntegerList => Ok(Value::Samples(Samples::one(integer(bare, ctx)?))),
+        Kind::StringList | Kind::NextObjects => {
+            type_list(key, Member::Item(sf::Item::new(bare)), ctx)
+        }
+    }
+}
+
+/// Types `ec` and `nor`, which take a String or an inner list of Strings.
+fn type_list(key: Key, member: Member<'_>, ctx: &mut Ctx<'_>) -> Result<Value, DropReason> {
+    match key.info().kind {
         Kind::StringList => {
             let items = match member {
                 Member::InnerList(list) => list.items.into_iter().map(|i| i.bare).collect(),
@@ -578,6 +724,7 @@ fn type_value(key: Key, member: Member<'_>, ctx: &mut Ctx<'_>) -> Result<Value, 
                 .map(Value::NextObjects),
             Member::Item(_) => Err(DropReason::WrongType),
         },
+        _ => Err(DropReason::WrongType),
     }
 }
 
@@ -625,25 +772,8 @@ fn samples(member: Member<'_>, ctx: &mut Ctx<'_>) -> Result<Samples, DropReason>
             let mut out = Vec::with_capacity(if single { 0 } else { list.items.len() });
             for item in list.items {
                 let value = integer(item.bare, ctx)?;
-                let mut object = None;
-                for (k, v) in &item.params {
-                    match v {
-                        BareItem::Boolean(true) => {
-                            if let Some(ot) = ObjectType::from_token(k) {
-                                object = Some(ot);
-                                break;
-                            }
-                        }
-                        BareItem::Token(t) if k == "ot" && ctx.policy == Policy::Lenient => {
-                            if let Some(ot) = ObjectType::from_token(t) {
-                                ctx.leniencies.add(Leniency::OtParameter);
-                                object = Some(ot);
-                                break;
-                            }
-                        }
-                        _ => {}
-                    }
-                }
+                let object =
+                    object_from_params(item.params.iter().map(|(k, v)| (k.as_ref(), v)), ctx);
                 if single {
                     return Ok(Samples::single(Sample { value, object }));
                 }
@@ -652,6 +782,115 @@ fn samples(member: Member<'_>, ctx: &mut Ctx<'_>) -> Result<Samples, DropReason>
             Ok(Samples::new(out))
         }
     }
+}
+
+/// Builds [`Samples`] from [`sf::ListEvent`]s with the same rules as [`samples`]: each
+/// member's parameters are collected (a repeated key keeps its first position and last value,
+/// RFC 8941 §4.2.3.2) and the first object-type flag among them tags the member.
+#[derive(Default)]
+struct SamplesBuilder<'a> {
+    /// The first sample, kept inline: most lists have one member.
+    first: Option<Sample>,
+    rest: Vec<Sample>,
+    /// Parameters of the current member: the first two inline, more spill into a vector.
+    params: [Option<(&'a str, BareItem<'a>)>; 2],
+    more_params: Vec<(&'a str, BareItem<'a>)>,
+    error: Option<DropReason>,
+}
+
+impl<'a> SamplesBuilder<'a> {
+    fn push(&mut self, event: sf::ListEvent<'a>, ctx: &mut Ctx<'_>) {
+        if self.error.is_some() {
+            return;
+        }
+        match event {
+            sf::ListEvent::Item(bare) => {
+                self.tag_last(ctx);
+                match integer(bare, ctx) {
+                    Ok(value) => {
+                        let sample = Sample { value, object: None };
+                        if self.first.is_none() {
+                            self.first = Some(sample);
+                        } else {
+                            self.rest.push(sample);
+                        }
+                    }
+                    Err(reason) => self.error = Some(reason),
+                }
+            }
+            sf::ListEvent::Param(key, value) => {
+                let existing = self
+                    .params
+                    .iter_mut()
+                    .flatten()
+                    .chain(self.more_params.iter_mut())
+                    .find(|(k, _)| *k == key);
+                if let Some(slot) = existing {
+                    slot.1 = value;
+                } else if let Some(free) = self.params.iter_mut().find(|p| p.is_none()) {
+                    *free = Some((key, value));
+                } else {
+                    self.more_params.push((key, value));
+                }
+            }
+        }
+    }
+
+    fn tag_last(&mut self, ctx: &mut Ctx<'_>) {
+        if self.params.iter().all(Option::is_none) {
+            return;
+        }
+        let params = self.params.iter().flatten().chain(self.more_params.iter());
+        let object = object_from_params(params.map(|(k, v)| (*k, v)), ctx);
+        let last = if self.rest.is_empty() { self.first.as_mut() } else { self.rest.last_mut() };
+        if let Some(last) = last {
+            last.object = object;
+        }
+        self.params = [None, None];
+        self.more_params.clear();
+    }
+
+    fn finish(mut self, ctx: &mut Ctx<'_>) -> Result<Value, DropReason> {
+        self.tag_last(ctx);
+        if let Some(reason) = self.error {
+            return Err(reason);
+        }
+        Ok(Value::Samples(match self.first {
+            None => Samples::new(Vec::new()),
+            Some(only) if self.rest.is_empty() => Samples::single(only),
+            Some(first) => {
+                let mut all = Vec::with_capacity(self.rest.len() + 1);
+                all.push(first);
+                all.append(&mut self.rest);
+                Samples::new(all)
+            }
+        }))
+    }
+}
+
+/// The object type a list member's parameters name: the first flag that is an object-type
+/// token (`;v`), or under [`Policy::Lenient`] an `ot` parameter (`;ot=v`).
+fn object_from_params<'p, 'a: 'p>(
+    params: impl Iterator<Item = (&'p str, &'p BareItem<'a>)>,
+    ctx: &mut Ctx<'_>,
+) -> Option<ObjectType> {
+    for (k, v) in params {
+        match v {
+            BareItem::Boolean(true) => {
+                if let Some(ot) = ObjectType::from_token(k) {
+                    return Some(ot);
+                }
+            }
+            BareItem::Token(t) if k == "ot" && ctx.policy == Policy::Lenient => {
+                if let Some(ot) = ObjectType::from_token(t) {
+                    ctx.leniencies.add(Leniency::OtParameter);
+                    return Some(ot);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 fn checked_string_any(s: Cow<'_, str>, ctx: &Ctx<'_>) -> Result<String, DropReason> {

@@ -417,6 +417,102 @@ pub(crate) fn parse_members<'a>(
     input: &'a [u8],
     mut sink: impl FnMut(&'a str, Member<'a>),
 ) -> Result<(), Error> {
+    parse_members_with(input, |key, cursor| {
+        if let Some(member) = cursor.member() {
+            sink(key, member);
+        }
+    })
+}
+
+/// One event of [`Cursor::inner_list`]: a member of the inner list, or a parameter of the
+/// member before it.
+pub(crate) enum ListEvent<'a> {
+    /// The next member.
+    Item(BareItem<'a>),
+    /// A parameter of the last member.
+    Param(&'a str, BareItem<'a>),
+}
+
+/// A dictionary member's value, not parsed yet: the sink of [`parse_members_with`] chooses how
+/// to read it — as a [`Member`], or without building one (no vectors for parameters and inner
+/// lists). A value the sink leaves alone is parsed and discarded.
+pub(crate) struct Cursor<'p, 'a> {
+    p: &'p mut Parser<'a>,
+    bare_key: bool,
+    consumed: bool,
+    error: Option<Error>,
+}
+
+impl<'a> Cursor<'_, 'a> {
+    fn keep<T>(&mut self, r: Result<T, Error>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.error.get_or_insert(e);
+                None
+            }
+        }
+    }
+
+    /// Whether the value is an inner list.
+    pub(crate) fn is_inner_list(&self) -> bool {
+        !self.bare_key && self.p.peek() == Some(b'(')
+    }
+
+    /// The value as a [`Member`]; `None` after a syntax error (reported by the parse).
+    pub(crate) fn member(&mut self) -> Option<Member<'a>> {
+        if std::mem::replace(&mut self.consumed, true) {
+            return None;
+        }
+        let r = if self.bare_key {
+            self.p
+                .parse_params()
+                .map(|params| Member::Item(Item { bare: BareItem::Boolean(true), params }))
+        } else {
+            self.p.parse_item_or_inner_list()
+        };
+        self.keep(r)
+    }
+
+    /// The bare item of a value that is not an inner list, its parameters checked and dropped.
+    pub(crate) fn bare(&mut self) -> Option<BareItem<'a>> {
+        if self.is_inner_list() {
+            return self.member().and(None);
+        }
+        if std::mem::replace(&mut self.consumed, true) {
+            return None;
+        }
+        let r = if self.bare_key { Ok(BareItem::Boolean(true)) } else { self.p.parse_bare_item() };
+        let bare = self.keep(r)?;
+        let r = self.p.skip_params();
+        self.keep(r)?;
+        Some(bare)
+    }
+
+    /// Walks an inner list value (see [`is_inner_list`](Self::is_inner_list)) member by
+    /// member; the list's own parameters are checked and dropped. False after a syntax error.
+    pub(crate) fn inner_list(&mut self, mut visit: impl FnMut(ListEvent<'a>)) -> bool {
+        if !self.is_inner_list() || std::mem::replace(&mut self.consumed, true) {
+            return false;
+        }
+        let r = self.p.visit_inner_list(&mut visit);
+        self.keep(r).is_some()
+    }
+
+    fn finish(mut self) -> Result<(), Error> {
+        if !self.consumed {
+            let _ = self.member();
+        }
+        self.error.map_or(Ok(()), Err)
+    }
+}
+
+/// Parses a dictionary, handing every member's value to `sink` as a [`Cursor`], in wire order,
+/// duplicates included.
+pub(crate) fn parse_members_with<'a>(
+    input: &'a [u8],
+    mut sink: impl FnMut(&'a str, &mut Cursor<'_, 'a>),
+) -> Result<(), Error> {
     let mut p = Parser { input, text: std::str::from_utf8(input).ok(), pos: 0 };
     p.skip_sp();
     // Trailing SP is discarded before parsing (RFC 8941 §4.2).
@@ -430,14 +526,13 @@ pub(crate) fn parse_members<'a>(
     }
     loop {
         let key = p.parse_key()?;
-        let member = if p.peek() == Some(b'=') {
+        let bare_key = p.peek() != Some(b'=');
+        if !bare_key {
             p.pos += 1;
-            p.parse_item_or_inner_list()?
-        } else {
-            let params = p.parse_params()?;
-            Member::Item(Item { bare: BareItem::Boolean(true), params })
-        };
-        sink(key, member);
+        }
+        let mut cursor = Cursor { p: &mut p, bare_key, consumed: false, error: None };
+        sink(key, &mut cursor);
+        cursor.finish()?;
         p.skip_ows();
         if p.at_end() {
             return Ok(());
@@ -636,6 +731,54 @@ impl<'a> Parser<'a> {
                 }
             }
         }
+    }
+
+    /// [`parse_inner_list`](Self::parse_inner_list) without building vectors.
+    fn visit_inner_list(&mut self, visit: &mut impl FnMut(ListEvent<'a>)) -> Result<(), Error> {
+        self.pos += 1; // '('
+        loop {
+            self.skip_sp();
+            match self.peek() {
+                None => return Err(Error::new(ErrorKind::InvalidInnerList, self.pos)),
+                Some(b')') => {
+                    self.pos += 1;
+                    return self.skip_params();
+                }
+                Some(_) => {
+                    visit(ListEvent::Item(self.parse_bare_item()?));
+                    while self.peek() == Some(b';') {
+                        self.pos += 1;
+                        self.skip_sp();
+                        let key = self.parse_key()?;
+                        let value = if self.peek() == Some(b'=') {
+                            self.pos += 1;
+                            self.parse_bare_item()?
+                        } else {
+                            BareItem::Boolean(true)
+                        };
+                        visit(ListEvent::Param(key, value));
+                    }
+                    match self.peek() {
+                        Some(b' ' | b')') => {}
+                        _ => return Err(Error::new(ErrorKind::InvalidInnerList, self.pos)),
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`parse_params`](Self::parse_params) for parameters nobody reads: syntax only.
+    fn skip_params(&mut self) -> Result<(), Error> {
+        while self.peek() == Some(b';') {
+            self.pos += 1;
+            self.skip_sp();
+            self.parse_key()?;
+            if self.peek() == Some(b'=') {
+                self.pos += 1;
+                self.parse_bare_item()?;
+            }
+        }
+        Ok(())
     }
 
     #[inline]

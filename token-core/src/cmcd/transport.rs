@@ -103,7 +103,7 @@ pub fn url_query(url: &str) -> &str {
 /// Parses one dictionary straight into the report (no intermediate [`sf::Dictionary`]); the
 /// caller applies [`Report::finish`] once all payloads are in.
 fn parse_into(report: &mut Report, payload: &[u8], policy: Policy) -> Result<(), Error> {
-    sf::parse_members(payload, |key, member| report.absorb_member(key, member, policy, false))?;
+    sf::parse_members_with(payload, |key, cursor| report.absorb_cursor(key, cursor, policy))?;
     Ok(())
 }
 

@@ -27,6 +27,25 @@ pub fn parse_never_panics(data: &[u8]) {
     let _ = validate::validate_headers(cmcd::header_lines(&text));
     let _ = validate::validate_body(&text);
 
+    // The decoders' direct path (no intermediate dictionary) agrees with typing the parsed
+    // dictionary, for inputs without repeated keys (with them, leniencies counted for an
+    // overwritten value stay counted on the direct path).
+    let mut members = 0usize;
+    if text.len() <= MAX_PAYLOAD_LEN
+        && sf::parse_members(text.as_bytes(), |_, _| members += 1).is_ok()
+        && let Ok(dict) = sf::parse_dictionary(&text)
+        && dict.len() == members
+    {
+        for policy in [Policy::Strict, Policy::Lenient] {
+            let direct = cmcd::decode_dict(&text, policy);
+            let via_dictionary = Report::from_dictionary(&dict, policy);
+            assert_eq!(
+                direct, via_dictionary,
+                "direct decoding differs from typing the dictionary"
+            );
+        }
+    }
+
     if let Ok(dict) = sf::parse_dictionary_bytes(data) {
         let serialized = sf::serialize_dictionary(&dict).expect("a parsed dictionary serializes");
         let again = sf::parse_dictionary(&serialized).expect("a serialized dictionary parses");
