@@ -27,6 +27,8 @@ fn check_len(len: usize, limit: usize) -> Result<(), Error> {
 }
 
 /// Value of each byte as a hex digit; 0xFF for bytes that are not hex digits.
+// Evaluated at compile time: an out-of-bounds index would fail the build, not panic.
+#[allow(clippy::indexing_slicing)]
 static HEX_VALUES: [u8; 256] = {
     let mut table = [0xFFu8; 256];
     let mut i = 0u8;
