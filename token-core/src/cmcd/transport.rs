@@ -1,0 +1,400 @@
+//! Transports (CTA-5004-B §2): the `CMCD=` query argument, the four `CMCD-*` request headers,
+//! and the event-mode POST body — each turned into a [`Report`].
+//!
+//! Does not: read sockets or HTTP messages (callers pass strings), follow redirects, or decide
+//! which of several `CMCD=` arguments a proxy should forward (the first one is decoded).
+
+use std::borrow::Cow;
+
+use super::error::Error;
+use super::key::Shard;
+use super::report::{Leniency, Policy, Report};
+use super::sf;
+
+/// Largest accepted payload, in bytes: one query argument value (before percent-decoding), one
+/// header value, or one body record. Larger payloads are [`Error::TooLarge`].
+pub const MAX_PAYLOAD_LEN: usize = 16 * 1024;
+
+/// Largest accepted event-mode body, in bytes (64 records of the maximum size).
+pub const MAX_BODY_LEN: usize = 64 * MAX_PAYLOAD_LEN;
+
+/// Media types of an event-mode body: `application/cmcd` (CTA-5004-B) and `text/cmcd` (the
+/// CTA-5004-A drafts).
+pub const BODY_MEDIA_TYPES: [&str; 2] = ["application/cmcd", "text/cmcd"];
+
+fn check_len(len: usize, limit: usize) -> Result<(), Error> {
+    if len > limit { Err(Error::TooLarge { len, limit }) } else { Ok(()) }
+}
+
+/// Value of each byte as a hex digit; 0xFF for bytes that are not hex digits.
+// Evaluated at compile time: an out-of-bounds index would fail the build, not panic.
+#[allow(clippy::indexing_slicing)]
+static HEX_VALUES: [u8; 256] = {
+    let mut table = [0xFFu8; 256];
+    let mut i = 0u8;
+    while i < 10 {
+        table[(b'0' + i) as usize] = i;
+        i += 1;
+    }
+    let mut i = 0u8;
+    while i < 6 {
+        table[(b'a' + i) as usize] = 10 + i;
+        table[(b'A' + i) as usize] = 10 + i;
+        i += 1;
+    }
+    table
+};
+
+fn hex_value(b: u8) -> u8 {
+    HEX_VALUES.get(usize::from(b)).copied().unwrap_or(0xFF)
+}
+
+/// Percent-decodes as `application/x-www-form-urlencoded` does (WHATWG URL §5.1): `+` is a
+/// space, `%XX` a byte, and a `%` not followed by two hex digits stays as is.
+pub(crate) fn percent_decode(input: &[u8], plus_is_space: bool) -> Cow<'_, [u8]> {
+    if !input.iter().any(|&b| b == b'%' || (plus_is_space && b == b'+')) {
+        return Cow::Borrowed(input);
+    }
+    let mut out = Vec::with_capacity(input.len());
+    let mut rest = input;
+    while let [b, tail @ ..] = rest {
+        rest = tail;
+        let byte = match *b {
+            b'%' => match tail {
+                [h, l, after @ ..] if (hex_value(*h) | hex_value(*l)) < 16 => {
+                    rest = after;
+                    hex_value(*h) << 4 | hex_value(*l)
+                }
+                _ => b'%',
+            },
+            b'+' if plus_is_space => b' ',
+            other => other,
+        };
+        out.push(byte);
+    }
+    Cow::Owned(out)
+}
+
+/// Removes the v1 inner percent-encoding of a `nor` string (CTA-5004 §3.3: "MUST be
+/// URL-encoded"), when the result is still a valid RFC 8941 String; otherwise keeps it as sent.
+pub(crate) fn percent_decode_nor(s: Cow<'_, str>) -> String {
+    match percent_decode(s.as_bytes(), false) {
+        Cow::Borrowed(_) => s.into_owned(),
+        Cow::Owned(bytes) => match String::from_utf8(bytes) {
+            Ok(decoded) if sf::is_valid_string(&decoded) => decoded,
+            _ => s.into_owned(),
+        },
+    }
+}
+
+/// The raw (still percent-encoded) value of the first `CMCD` argument of a query string
+/// (leading `?` allowed); `None` when there is none.
+pub fn query_payload(query: &str) -> Option<&str> {
+    let query = query.strip_prefix('?').unwrap_or(query);
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("CMCD=").or_else(|| (pair == "CMCD").then_some("")))
+}
+
+/// The query component of a URL (between `?` and `#`); `""` when there is none.
+pub fn url_query(url: &str) -> &str {
+    let before_fragment = url.split_once('#').map_or(url, |(a, _)| a);
+    before_fragment.split_once('?').map_or("", |(_, q)| q)
+}
+
+/// Parses one dictionary straight into the report (no intermediate [`sf::Dictionary`]); the
+/// caller applies [`Report::finish`] once all payloads are in.
+fn parse_into(report: &mut Report, payload: &[u8], policy: Policy) -> Result<(), Error> {
+    sf::parse_members_with(payload, |key, cursor| report.absorb_cursor(key, cursor, policy))?;
+    Ok(())
+}
+
+/// The Structured-Field-level dictionary of a query's `CMCD=` argument, without CMCD typing
+/// (for tools that show exactly what was sent). Empty when there is no `CMCD` argument.
+///
+/// # Errors
+///
+/// [`Error::TooLarge`] or [`Error::Syntax`] (offset into the percent-decoded payload).
+pub fn query_dictionary(query: &str) -> Result<sf::Dictionary<'static>, Error> {
+    let Some(raw) = query_payload(query) else { return Ok(sf::Dictionary::new()) };
+    check_len(raw.len(), MAX_PAYLOAD_LEN)?;
+    let payload = percent_decode(raw.as_bytes(), true);
+    Ok(sf::parse_dictionary_bytes(&payload)?.into_owned())
+}
+
+/// The Structured-Field-level merge of the `CMCD-*` headers (later shards win), without CMCD
+/// typing.
+///
+/// # Errors
+///
+/// [`Error::TooLarge`] or [`Error::Syntax`] (offset into the failing header's value).
+pub fn header_dictionary<I, N, V>(headers: I) -> Result<sf::Dictionary<'static>, Error>
+where
+    I: IntoIterator<Item = (N, V)>,
+    N: AsRef<str>,
+    V: AsRef<str>,
+{
+    let mut merged = sf::Dictionary::new();
+    for (name, value) in headers {
+        if Shard::from_header_name(name.as_ref().trim()).is_none() {
+            continue;
+        }
+        let value = value.as_ref();
+        check_len(value.len(), MAX_PAYLOAD_LEN)?;
+        for (k, m) in sf::parse_dictionary(value)? {
+            merged.insert(k.into_owned(), m.into_owned());
+        }
+    }
+    Ok(merged)
+}
+
+/// Decodes a bare dictionary: one header value, one body record, or an already-decoded query
+/// payload.
+///
+/// # Errors
+///
+/// [`Error::TooLarge`] beyond [`MAX_PAYLOAD_LEN`]; [`Error::Syntax`] with the byte offset when
+/// the input is not an RFC 8941 Dictionary; [`Error::UnsupportedVersion`] when `v` > 2.
+///
+/// # Examples
+///
+/// ```
+/// use token_core::cmcd::{self, DropReason, Policy};
+///
+/// let report = cmcd::decode_dict(r#"br=3200,sid="6e2f",sta=x,v=2"#, Policy::Strict)?;
+/// assert_eq!(report.br().and_then(|b| b.first()), Some(3200));
+/// assert_eq!(report.dropped()[0].key(), "sta");
+/// assert_eq!(report.dropped()[0].reason(), DropReason::InvalidToken);
+///
+/// let err = cmcd::decode_dict("br=1,", Policy::Strict).unwrap_err();
+/// assert_eq!((err.code(), err.offset()), ("syntax", Some(5)));
+/// # Ok::<(), cmcd::Error>(())
+/// ```
+pub fn decode_dict(input: &str, policy: Policy) -> Result<Report, Error> {
+    check_len(input.len(), MAX_PAYLOAD_LEN)?;
+    let mut report = Report::new();
+    parse_into(&mut report, input.as_bytes(), policy)?;
+    report.finish()
+}
+
+/// Decodes the `CMCD=` argument of a query string (with or without the leading `?`).
+///
+/// The argument value is percent-decoded once (`+` is a space, CTA-5004-B §2.2); a query
+/// without a `CMCD` argument gives an empty report. Under [`Policy::Lenient`] a payload that
+/// only parses after a second percent-decode is accepted and counted as
+/// [`Leniency::DoubleEncodedQuery`].
+///
+/// # Errors
+///
+/// As [`decode_dict`]; syntax offsets point into the percent-decoded payload.
+///
+/// # Examples
+///
+/// ```
+/// use token_core::cmcd::{self, Policy, StreamType};
+///
+/// let r = cmcd::decode_query("?a=1&CMCD=bl%3D21300%2Csid%3D%22a%2Bb%22%2Cst%3Dv", Policy::Strict)?;
+/// assert_eq!(r.bl().and_then(|b| b.first()), Some(21300));
+/// assert_eq!(r.sid(), Some("a+b"));
+/// assert_eq!(r.st(), Some(StreamType::Vod));
+/// # Ok::<(), cmcd::Error>(())
+/// ```
+pub fn decode_query(query: &str, policy: Policy) -> Result<Report, Error> {
+    let Some(raw) = query_payload(query) else { return Ok(Report::new()) };
+    check_len(raw.len(), MAX_PAYLOAD_LEN)?;
+    let payload = percent_decode(raw.as_bytes(), true);
+    let mut report = Report::new();
+    match parse_into(&mut report, &payload, policy) {
+        Err(Error::Syntax(first)) if policy == Policy::Lenient && payload.contains(&b'%') => {
+            let twice = percent_decode(&payload, true);
+            let mut retry = Report::new();
+            if parse_into(&mut retry, &twice, policy).is_err() {
+                return Err(Error::Syntax(first));
+            }
+            retry.leniencies_mut().add(Leniency::DoubleEncodedQuery);
+            retry.finish()
+        }
+        Err(e) => Err(e),
+        Ok(()) => report.finish(),
+    }
+}
+
+/// Decodes the `CMCD=` argument of a full URL (or a path with a query).
+///
+/// # Errors
+///
+/// As [`decode_query`].
+pub fn decode_url(url: &str, policy: Policy) -> Result<Report, Error> {
+    decode_query(url_query(url), policy)
+}
+
+/// Decodes and merges the `CMCD-Object`, `CMCD-Request`, `CMCD-Session` and `CMCD-Status`
+/// headers (names compared case-insensitively; other headers are skipped). A key sent in two
+/// shards keeps the later value; a key in the "wrong" shard is still decoded (see
+/// [`super::validate`] to flag it).
+///
+/// # Errors
+///
+/// As [`decode_dict`], for the first failing header; syntax offsets point into that header's
+/// value.
+///
+/// # Examples
+///
+/// ```
+/// use token_core::cmcd::{self, Policy};
+///
+/// let headers = [("cmcd-object", "br=3000,ot=v"), ("Host", "cdn.example"), ("CMCD-Session", "sid=\"s\",v=2")];
+/// let r = cmcd::decode_headers(headers, Policy::Strict)?;
+/// assert_eq!((r.br().and_then(|b| b.first()), r.sid(), r.v()), (Some(3000), Some("s"), Some(2)));
+/// # Ok::<(), cmcd::Error>(())
+/// ```
+pub fn decode_headers<I, N, V>(headers: I, policy: Policy) -> Result<Report, Error>
+where
+    I: IntoIterator<Item = (N, V)>,
+    N: AsRef<str>,
+    V: AsRef<str>,
+{
+    decode_headers_inner(headers, policy).map(|(report, _)| report)
+}
+
+fn decode_headers_inner<I, N, V>(headers: I, policy: Policy) -> Result<(Report, bool), Error>
+where
+    I: IntoIterator<Item = (N, V)>,
+    N: AsRef<str>,
+    V: AsRef<str>,
+{
+    let mut report = Report::new();
+    let mut seen = false;
+    let mut total = 0usize;
+    for (name, value) in headers {
+        if Shard::from_header_name(name.as_ref().trim()).is_none() {
+            continue;
+        }
+        seen = true;
+        let value = value.as_ref();
+        check_len(value.len(), MAX_PAYLOAD_LEN)?;
+        total = total.saturating_add(value.len());
+        check_len(total, Shard::ALL.len() * MAX_PAYLOAD_LEN)?;
+        parse_into(&mut report, value.as_bytes(), policy)?;
+    }
+    Ok((report.finish()?, seen))
+}
+
+/// Decodes a media request the way a CDN must (CTA-5004-B §6): from its CMCD headers when any is
+/// present, otherwise from the `CMCD=` argument of `query`.
+///
+/// # Errors
+///
+/// As [`decode_headers`] or [`decode_query`], whichever form was used.
+pub fn decode_request<I, N, V>(query: &str, headers: I, policy: Policy) -> Result<Report, Error>
+where
+    I: IntoIterator<Item = (N, V)>,
+    N: AsRef<str>,
+    V: AsRef<str>,
+{
+    let (report, seen) = decode_headers_inner(headers, policy)?;
+    if seen { Ok(report) } else { decode_query(query, policy) }
+}
+
+/// Splits a block of `Name: value` lines (LF or CRLF separated, as in an HTTP/1.1 message or a
+/// log) into header pairs; lines without a colon are skipped and values are trimmed.
+pub fn header_lines(block: &str) -> impl Iterator<Item = (&str, &str)> {
+    block
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim(), v.trim_matches([' ', '\t'])))
+}
+
+/// Whether a `Content-Type` value names a CMCD event body ([`BODY_MEDIA_TYPES`]; parameters
+/// and case are ignored).
+pub fn is_body_media_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    BODY_MEDIA_TYPES.iter().any(|t| t.eq_ignore_ascii_case(essence))
+}
+
+/// Decodes an event-mode body (CTA-5004-B §3.3): one dictionary per LF-separated line, leading
+/// and trailing spaces ignored, no percent-decoding; blank lines are skipped.
+///
+/// # Errors
+///
+/// [`Error::TooLarge`] beyond [`MAX_BODY_LEN`] (or a record beyond [`MAX_PAYLOAD_LEN`]); the
+/// first record's [`Error::Syntax`] (offset into the whole body) or
+/// [`Error::UnsupportedVersion`].
+///
+/// # Examples
+///
+/// ```
+/// use token_core::cmcd::{self, EventType, Policy};
+///
+/// let reports = cmcd::decode_body("e=t,ts=1764752400000,v=2\ne=ps,sta=p,ts=1764752401000,v=2", Policy::Strict)?;
+/// assert_eq!(reports.len(), 2);
+/// assert_eq!(reports[1].e(), Some(EventType::PlayState));
+/// # Ok::<(), cmcd::Error>(())
+/// ```
+pub fn decode_body(body: &str, policy: Policy) -> Result<Vec<Report>, Error> {
+    check_len(body.len(), MAX_BODY_LEN)?;
+    let mut reports = Vec::new();
+    let mut offset = 0usize;
+    for line in body.split('\n') {
+        let start = offset;
+        offset += line.len() + 1;
+        let record = line.strip_suffix('\r').unwrap_or(line);
+        let trimmed_start = record.len() - record.trim_start_matches(' ').len();
+        let record = record.trim_matches(' ');
+        if record.is_empty() {
+            continue;
+        }
+        check_len(record.len(), MAX_PAYLOAD_LEN)?;
+        let mut report = Report::new();
+        parse_into(&mut report, record.as_bytes(), policy)
+            .map_err(|e| e.shifted(start + trimmed_start))?;
+        reports.push(report.finish()?);
+    }
+    Ok(reports)
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding_follows_whatwg() {
+        assert_eq!(&*percent_decode(b"a%3Db+c%2", true), b"a=b c%2");
+        assert_eq!(&*percent_decode(b"%zz%4", true), b"%zz%4");
+        assert!(matches!(percent_decode(b"plain", true), Cow::Borrowed(_)));
+        assert_eq!(percent_decode_nor(Cow::Borrowed("..%2Fa%0A")), "..%2Fa%0A");
+        assert_eq!(percent_decode_nor(Cow::Borrowed("..%2Fa")), "../a");
+    }
+
+    #[test]
+    fn query_argument_lookup() {
+        assert_eq!(query_payload("?x=1&CMCD=a&CMCD=b"), Some("a"));
+        assert_eq!(query_payload("cmcd=a"), None);
+        assert_eq!(url_query("https://h/p.m4s?CMCD=br%3D1#frag"), "CMCD=br%3D1");
+    }
+
+    #[test]
+    fn headers_win_over_query() {
+        let r = decode_request("CMCD=br%3D1", [("CMCD-Object", "br=2")], Policy::Strict).unwrap();
+        assert_eq!(r.br().and_then(|b| b.first()), Some(2));
+        let none: [(&str, &str); 0] = [];
+        let r = decode_request("CMCD=br%3D1", none, Policy::Strict).unwrap();
+        assert_eq!(r.br().and_then(|b| b.first()), Some(1));
+    }
+
+    #[test]
+    fn body_offsets_are_global_and_media_types_match() {
+        let err = decode_body("br=1\n  br=?", Policy::Strict).unwrap_err();
+        assert_eq!(err.offset(), Some(11));
+        assert!(is_body_media_type("Application/CMCD; charset=utf-8"));
+        assert!(is_body_media_type("text/cmcd"));
+        assert!(!is_body_media_type("text/plain"));
+    }
+
+    #[test]
+    fn size_cap() {
+        let big = "a".repeat(MAX_PAYLOAD_LEN + 1);
+        assert_eq!(decode_dict(&big, Policy::Strict).unwrap_err().code(), "too_large");
+    }
+}
