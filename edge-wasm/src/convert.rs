@@ -25,7 +25,10 @@ impl Facts {
         let uri = get(request, "uri").as_string().ok_or(())?;
         let client_ip = get(request, "clientIp").as_string();
         let querystring = get(request, "querystring").as_string().unwrap_or_default();
-        let query = split_query(&querystring).into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        let query = split_query(&querystring)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
         let mut headers = Vec::new();
         let header_obj = get(request, "headers");
         if header_obj.is_object() {

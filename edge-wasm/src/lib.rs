@@ -64,14 +64,11 @@ impl Verifier {
     #[wasm_bindgen(js_name = verifyRequest)]
     pub fn verify_request(&self, request: &JsValue, now_ms: f64) -> JsValue {
         let out = Object::new();
-        let facts = match convert::Facts::from_lambda_edge(request) {
-            Ok(facts) => facts,
-            Err(()) => {
-                set(&out, "ok", &JsValue::FALSE);
-                set(&out, "code", &JsValue::from_str("malformed"));
-                set(&out, "status", &JsValue::from_f64(401.0));
-                return out.into();
-            }
+        let Ok(facts) = convert::Facts::from_lambda_edge(request) else {
+            set(&out, "ok", &JsValue::FALSE);
+            set(&out, "code", &JsValue::from_str("malformed"));
+            set(&out, "status", &JsValue::from_f64(401.0));
+            return out.into();
         };
         let now = UnixTime::from_millis(if now_ms.is_finite() { now_ms as i64 } else { 0 });
         match facts.with_request(|request| self.inner.verify(request, now)) {
@@ -95,7 +92,14 @@ impl Verifier {
     /// JS/WebAssembly boundary with no object reads. `headers` is `name\0value\0name\0value…`
     /// (lower-case names, first value of each). Returns `+<uri to forward>` or `-<code>`.
     #[wasm_bindgen(js_name = verifyParts)]
-    pub fn verify_parts(&self, uri: &str, client_ip: &str, querystring: &str, headers: &str, now_ms: f64) -> String {
+    pub fn verify_parts(
+        &self,
+        uri: &str,
+        client_ip: &str,
+        querystring: &str,
+        headers: &str,
+        now_ms: f64,
+    ) -> String {
         let header_pairs = convert::split_pairs(headers, '\0');
         let query_pairs = convert::split_query(querystring);
         let request = token_core::token::Request {

@@ -71,7 +71,7 @@ pub(crate) fn run(args: QuickstartArgs, json: bool) -> anyhow::Result<ExitCode> 
     let signed =
         sign(&policy, &viewer, Some(DEMO_URL), keys.primary(), now, &mut support::fill_random)?;
     let url = signed.to_url(DEMO_URL);
-    let session = signed.session_id.clone().unwrap_or_default();
+    let session = signed.session_id.unwrap_or_default();
     progress(json, &format!("signed    {url}"));
 
     let path = url.trim_start_matches("https://d111111abcdef8.cloudfront.net");
@@ -144,7 +144,7 @@ pub(crate) fn run(args: QuickstartArgs, json: bool) -> anyhow::Result<ExitCode> 
     let waf =
         serde_json::to_string_pretty(&list.to_waf_rule_group("smd-revoked-sessions", now))? + "\n";
     write_atomic(&args.dir.join("waf-rule-group.json"), waf.as_bytes(), false)?;
-    let revoked = strict.clone().with_revocations(list);
+    let revoked = strict.with_revocations(list);
     steps.push(Step {
         what: "after `revoke add`",
         expect: "revoked",

@@ -14,7 +14,7 @@
 //! rest of the URI, so relative references in HLS and DASH manifests keep the token.
 //!
 //! # Modules
-//! [`sign`] issues tokens byte-identical to the SMD SDK; [`Verifier`] checks them under a
+//! [`sign()`] issues tokens byte-identical to the SMD SDK; [`Verifier`] checks them under a
 //! [`Profile`]: `strict` (default, hardened) or `smd-compat` (the SMD CloudFront Function's
 //! outcome on every request). [`KeySet`] holds the primary and secondary keys;
 //! [`RevocationList`] revoked sessions and their AWS WAF export.
