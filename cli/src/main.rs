@@ -1,5 +1,8 @@
 //! `smd-cli`: sign, verify and inspect SMD tokens; decode and encode CMCD.
 
+// Doc comments on the argument types are `--help` text, written for a terminal, not for rustdoc.
+#![allow(rustdoc::invalid_html_tags, rustdoc::bare_urls, rustdoc::broken_intra_doc_links)]
+
 mod args;
 mod cmd;
 mod support;
