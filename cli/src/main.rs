@@ -5,6 +5,7 @@
 
 mod args;
 mod cmd;
+mod serve;
 mod support;
 
 use std::process::ExitCode;
