@@ -6,6 +6,7 @@
 mod args;
 mod cmd;
 mod serve;
+mod sim;
 mod support;
 
 use std::process::ExitCode;

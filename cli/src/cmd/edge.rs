@@ -41,6 +41,31 @@ pub(crate) enum EdgeCommand {
     ///   smd-cli edge serve --origin live --keys keys.json --log -      # built-in live loop channel
     #[command(verbatim_doc_comment)]
     Serve(ServeArgs),
+    /// Load-test the local edge: N simulated players on the live loop channel for a while.
+    ///
+    /// Reports requests/s, token validation latency (p50, p99) and rejections by code; exits 1
+    /// if any player with a valid token was rejected.
+    Load(LoadArgs),
+}
+
+/// `edge load` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct LoadArgs {
+    /// Key-set file; when absent (and $SMD_KEYS unset) a throwaway key is generated.
+    #[arg(long, value_name = "FILE")]
+    keys: Option<PathBuf>,
+    /// Concurrent players.
+    #[arg(long, default_value_t = 50)]
+    players: usize,
+    /// How long to play: 60s, 2m, …
+    #[arg(long, default_value = "60s")]
+    duration: String,
+    /// Include players with expired and tampered tokens.
+    #[arg(long)]
+    bad_tokens: bool,
+    /// Real-time log output (default: a file in the system temp directory, removed afterwards).
+    #[arg(long, value_name = "FILE")]
+    log: Option<PathBuf>,
 }
 
 /// `edge serve` arguments.
@@ -127,6 +152,7 @@ pub(crate) fn run(cmd: EdgeCommand, json: bool) -> anyhow::Result<ExitCode> {
     match cmd {
         EdgeCommand::Package(args) => package(&args, json),
         EdgeCommand::Serve(args) => serve(&args, json),
+        EdgeCommand::Load(args) => load(&args, json),
     }
 }
 
@@ -282,14 +308,12 @@ fn serve(args: &ServeArgs, json: bool) -> anyhow::Result<ExitCode> {
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
@@ -299,4 +323,51 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+fn load(args: &LoadArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let keys = if args.keys.is_some() || std::env::var_os(crate::support::KEYS_ENV).is_some() {
+        load_keys(args.keys.as_deref())?
+    } else {
+        let mut random = zeroize::Zeroizing::new([0u8; token_core::token::KEY_ENTROPY_BYTES]);
+        crate::support::fill_random(random.as_mut());
+        token_core::token::KeySet::generate(crate::support::now(None), random.as_slice())?
+    };
+    let duration =
+        std::time::Duration::from_secs(crate::support::parse_duration_secs(&args.duration)? as u64);
+    let temp_log = std::env::temp_dir().join(format!("smd-edge-load-{}.log", std::process::id()));
+    let log_path = args.log.clone().unwrap_or_else(|| temp_log.clone());
+    let progress: Option<crate::sim::stack::Progress> =
+        if json { None } else { Some(std::sync::Arc::new(|line: &str| eprintln!("{line}"))) };
+    if !json {
+        eprintln!("{} players for {}s against the local edge…", args.players, duration.as_secs());
+    }
+    let report = crate::sim::stack::run(
+        &keys,
+        args.players,
+        duration,
+        &log_path,
+        args.bad_tokens,
+        progress,
+    )?;
+    if args.log.is_none() {
+        let _ = std::fs::remove_file(&temp_log);
+    }
+    if json {
+        print_json(&serde_json::to_value(&report)?)?;
+    } else {
+        println!(
+            "requests            {} ({:.0}/s)",
+            report.edge_requests, report.requests_per_second
+        );
+        println!(
+            "validation latency  p50 {} µs, p99 {} µs",
+            report.validation_p50_us.unwrap_or(0),
+            report.validation_p99_us.unwrap_or(0)
+        );
+        println!("rebuffers           {}", report.sim.rebuffers);
+        println!("rejections          {:?}", report.rejections_by_code);
+        println!("unexpected          {}", report.sim.unexpected_rejections);
+    }
+    Ok(if report.sim.unexpected_rejections == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

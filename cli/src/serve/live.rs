@@ -49,16 +49,6 @@ impl LoopChannel {
         Self { prefix, start, segment_secs: segment_secs.max(1), window: window.max(3) }
     }
 
-    /// The master playlist path.
-    pub(crate) fn master_path(&self) -> String {
-        format!("{}master.m3u8", self.prefix)
-    }
-
-    /// Segment duration in seconds.
-    pub(crate) fn segment_secs(&self) -> u64 {
-        self.segment_secs
-    }
-
     /// The newest complete segment at `now`.
     fn live_edge(&self, now: Duration) -> u64 {
         now.saturating_sub(self.start).as_secs() / self.segment_secs

@@ -331,8 +331,7 @@ fn push_cell(line: &mut String, name: &str, value: &str) {
             | "cs-accept-encoding"
     );
     for b in value.bytes() {
-        let escape = b < 0x21
-            || b >= 0x7f
+        let escape = !(0x21..0x7f).contains(&b)
             || (encode_all
                 && matches!(
                     b,

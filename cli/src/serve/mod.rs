@@ -51,6 +51,32 @@ pub(crate) struct Edge {
     pub(crate) reject_status: StatusCode,
     /// A tiny cache model: the first request of a forwarded URI is a Miss, later ones are Hits.
     seen: Mutex<HashSet<String>>,
+    /// Counters for the summary of a run.
+    pub(crate) stats: Mutex<EdgeStats>,
+}
+
+/// What the edge counted.
+#[derive(Debug, Default)]
+pub(crate) struct EdgeStats {
+    /// Requests answered.
+    pub(crate) requests: u64,
+    /// Rejections by code.
+    pub(crate) rejections: std::collections::BTreeMap<&'static str, u64>,
+    /// Token validation times in microseconds (one per validated request).
+    pub(crate) validation_micros: Vec<u32>,
+}
+
+impl EdgeStats {
+    /// The `q` quantile (0–1) of validation time in microseconds.
+    pub(crate) fn validation_quantile(&self, q: f64) -> Option<u32> {
+        let mut v = self.validation_micros.clone();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_unstable();
+        let i = ((v.len() - 1) as f64 * q).round() as usize;
+        v.get(i).copied()
+    }
 }
 
 impl Edge {
@@ -60,7 +86,14 @@ impl Edge {
         log: Option<LogSink>,
         reject_status: StatusCode,
     ) -> Self {
-        Self { verifier, origin, log, reject_status, seen: Mutex::new(HashSet::new()) }
+        Self {
+            verifier,
+            origin,
+            log,
+            reject_status,
+            seen: Mutex::new(HashSet::new()),
+            stats: Mutex::new(EdgeStats::default()),
+        }
     }
 }
 
@@ -223,6 +256,15 @@ async fn handle(
         log.host = Some(host.to_owned());
     }
     log.finish(&response, started.elapsed());
+    if let Ok(mut stats) = edge.stats.lock() {
+        stats.requests += 1;
+        if let Some(code) = log.rejection {
+            *stats.rejections.entry(code).or_default() += 1;
+        }
+        if parts.method == Method::GET || parts.method == Method::HEAD {
+            stats.validation_micros.push(u32::try_from(log.validation_micros).unwrap_or(u32::MAX));
+        }
+    }
     if let Some(sink) = &edge.log {
         sink.write(&log);
     }
