@@ -6,7 +6,8 @@
 #   - the wasm32-unknown-unknown Rust target (token-core must build for it)
 #   - wasm-bindgen-cli (crates.io, the version in Cargo.lock) and wasm-opt (npm binaryen),
 #     through scripts/build-edge.sh, for the Lambda@Edge package tests
-#   - the npm packages of edge-wasm/js (npm ci)
+#   - the npm packages of edge-wasm/js and e2e (npm ci)
+#   - Debian's chromium and ffmpeg, for the browser end-to-end test (apt-get; needs root or sudo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,20 @@ step "Installing test prerequisites"
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
+missing_debs=()
+command -v chromium >/dev/null 2>&1 || missing_debs+=(chromium)
+command -v ffmpeg >/dev/null 2>&1 || missing_debs+=(ffmpeg)
+if [ ${#missing_debs[@]} -gt 0 ]; then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  if ! "${sudo_cmd[@]}" apt-get install -y -q "${missing_debs[@]}" >/dev/null; then
+    "${sudo_cmd[@]}" apt-get update -q >/dev/null && "${sudo_cmd[@]}" apt-get install -y -q "${missing_debs[@]}" >/dev/null || {
+      echo "cannot install ${missing_debs[*]} with apt-get; the browser test needs them (it is not skipped)" >&2
+      exit 1
+    }
+  fi
+fi
+(cd e2e && npm ci --no-audit --no-fund >/dev/null)
 
 step "cargo test (workspace, all features)"
 cargo test --workspace --all-features --locked
@@ -33,6 +48,9 @@ step "Lambda@Edge package: build, then node --test through the packaged handler"
 scripts/build-edge.sh
 cargo build -p smd-cli --locked
 (cd edge-wasm/js && SMD_CLI="$PWD/../../target/debug/smd-cli" node --test test/)
+
+step "Browser end to end: hls.js in Chromium through edge serve"
+(cd e2e && SMD_CLI="$PWD/../target/debug/smd-cli" node --test)
 
 step "Fuzz targets compile (stable check; run them with cargo +nightly fuzz)"
 cargo check --manifest-path fuzz/Cargo.toml --locked
