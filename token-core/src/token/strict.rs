@@ -82,8 +82,7 @@ pub(crate) fn verify(
     if token.jwt.len() < MIN_JWT_CHARS {
         return Err(VerifyError::Malformed(Malformed::TooShort));
     }
-    let (h64, p64, s64) =
-        split_jws(token.jwt).ok_or(VerifyError::Malformed(Malformed::Segments))?;
+    let (h64, p64, s64) = token.parts.ok_or(VerifyError::Malformed(Malformed::Segments))?;
 
     // Fast path: SMD writes exactly one header per kid, so compare the encoded bytes with each
     // key's before decoding anything. Any other header goes through the full parse.
@@ -271,11 +270,4 @@ fn decode_mac(text: &str) -> Option<[u8; 32]> {
         Ok(32) => buf.first_chunk::<32>().copied(),
         _ => None,
     }
-}
-
-/// `<header>.<payload>.<signature>`: exactly three parts.
-pub(crate) fn split_jws(jwt: &str) -> Option<(&str, &str, &str)> {
-    let (header, rest) = jwt.split_once('.')?;
-    let (payload, signature) = rest.split_once('.')?;
-    (!signature.contains('.')).then_some((header, payload, signature))
 }
