@@ -18,8 +18,9 @@ use crate::support::{self, print_json, write_atomic};
 const DEMO_URL: &str = "https://d111111abcdef8.cloudfront.net/out/v1/demo/index.m3u8";
 const DEMO_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) quickstart-player/1.0";
 
-/// Run the token workflow end to end on embedded defaults: generate keys, sign a playback URL
-/// bound to a session and a user agent, verify it as the edge would (strict and smd-compat), show
+/// Run the whole workflow on embedded defaults (no AWS account needed).
+///
+/// Generates keys, signs a playback URL bound to a session and a user agent, verify it as the edge would (strict and smd-compat), show
 /// the rejections an attacker meets, revoke the session and export the AWS WAF rule group.
 ///
 /// Then it runs the local edge on the built-in live loop channel, drives simulated players
