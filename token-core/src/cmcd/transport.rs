@@ -49,28 +49,56 @@ fn hex_value(b: u8) -> u8 {
     HEX_VALUES.get(usize::from(b)).copied().unwrap_or(0xFF)
 }
 
+/// Bits 7, 15, … set for the bytes of `word` equal to `byte`. Exact up to the lowest set bit
+/// (a borrow can only add bits above a real match), which is all callers read.
+const fn byte_mask(word: u64, byte: u8) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let x = word ^ (ONES * byte as u64);
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
 /// Percent-decodes as `application/x-www-form-urlencoded` does (WHATWG URL §5.1): `+` is a
 /// space, `%XX` a byte, and a `%` not followed by two hex digits stays as is.
 pub(crate) fn percent_decode(input: &[u8], plus_is_space: bool) -> Cow<'_, [u8]> {
     if !input.iter().any(|&b| b == b'%' || (plus_is_space && b == b'+')) {
         return Cow::Borrowed(input);
     }
-    let mut out = Vec::with_capacity(input.len());
+    // Eight bytes at a time: copy the word, then keep only the part before the first `%` (or
+    // `+`), found with a SWAR byte search; then decode that one escape.
+    let mut out = Vec::with_capacity(input.len() + 8);
     let mut rest = input;
-    while let [b, tail @ ..] = rest {
-        rest = tail;
-        let byte = match *b {
-            b'%' => match tail {
-                [h, l, after @ ..] if (hex_value(*h) | hex_value(*l)) < 16 => {
-                    rest = after;
-                    hex_value(*h) << 4 | hex_value(*l)
-                }
-                _ => b'%',
-            },
-            b'+' if plus_is_space => b' ',
-            other => other,
-        };
-        out.push(byte);
+    loop {
+        if let Some(chunk) = rest.first_chunk::<8>() {
+            let word = u64::from_le_bytes(*chunk);
+            let mut mask = byte_mask(word, b'%');
+            if plus_is_space {
+                mask |= byte_mask(word, b'+');
+            }
+            let plain = (mask.trailing_zeros() / 8) as usize;
+            let kept = out.len() + plain;
+            out.extend_from_slice(chunk);
+            out.truncate(kept);
+            rest = rest.get(plain..).unwrap_or_default();
+            if plain == 8 {
+                continue;
+            }
+        }
+        match rest {
+            [] => break,
+            [b'%', h, l, after @ ..] if (hex_value(*h) | hex_value(*l)) < 16 => {
+                out.push(hex_value(*h) << 4 | hex_value(*l));
+                rest = after;
+            }
+            [b'+', after @ ..] if plus_is_space => {
+                out.push(b' ');
+                rest = after;
+            }
+            [b, after @ ..] => {
+                out.push(*b);
+                rest = after;
+            }
+        }
     }
     Cow::Owned(out)
 }
@@ -365,6 +393,38 @@ mod tests {
         assert!(matches!(percent_decode(b"plain", true), Cow::Borrowed(_)));
         assert_eq!(percent_decode_nor(Cow::Borrowed("..%2Fa%0A")), "..%2Fa%0A");
         assert_eq!(percent_decode_nor(Cow::Borrowed("..%2Fa")), "../a");
+    }
+
+    /// Byte-at-a-time reference for the word-at-a-time decoder.
+    fn naive_decode(input: &[u8], plus_is_space: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while let Some(&b) = input.get(i) {
+            let pair = (
+                input.get(i + 1).copied().map(hex_value),
+                input.get(i + 2).copied().map(hex_value),
+            );
+            match (b, pair) {
+                (b'%', (Some(h), Some(l))) if h < 16 && l < 16 => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                (b'+', _) if plus_is_space => out.push(b' '),
+                _ => out.push(b),
+            }
+            i += 1;
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn word_decoder_matches_the_reference(
+            input in proptest::collection::vec(proptest::sample::select(b"%+aF2z0 %%".to_vec()), 0..64),
+            plus in proptest::bool::ANY,
+        ) {
+            proptest::prop_assert_eq!(percent_decode(&input, plus).into_owned(), naive_decode(&input, plus));
+        }
     }
 
     #[test]
