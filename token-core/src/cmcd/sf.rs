@@ -826,7 +826,8 @@ impl<'a> Parser<'a> {
     /// The run of ASCII digits at the current position.
     fn digits_ahead(&self) -> &'a [u8] {
         let rest = self.input.get(self.pos..).unwrap_or_default();
-        rest.get(..rest.iter().position(|b| !b.is_ascii_digit()).unwrap_or(rest.len())).unwrap_or_default()
+        rest.get(..rest.iter().position(|b| !b.is_ascii_digit()).unwrap_or(rest.len()))
+            .unwrap_or_default()
     }
 
     fn parse_number(&mut self) -> Result<BareItem<'a>, Error> {

@@ -61,12 +61,25 @@ const fn byte_mask(word: u64, byte: u8) -> u64 {
 /// Percent-decodes as `application/x-www-form-urlencoded` does (WHATWG URL §5.1): `+` is a
 /// space, `%XX` a byte, and a `%` not followed by two hex digits stays as is.
 pub(crate) fn percent_decode(input: &[u8], plus_is_space: bool) -> Cow<'_, [u8]> {
-    if !input.iter().any(|&b| b == b'%' || (plus_is_space && b == b'+')) {
+    if !needs_decoding(input, plus_is_space) {
         return Cow::Borrowed(input);
     }
+    let mut out = vec![0; input.len() + 8];
+    let written = decode_into(input, plus_is_space, &mut out);
+    out.truncate(written);
+    Cow::Owned(out)
+}
+
+fn needs_decoding(input: &[u8], plus_is_space: bool) -> bool {
+    input.iter().any(|&b| b == b'%' || (plus_is_space && b == b'+'))
+}
+
+/// Percent-decodes `input` into `out`, which must be at least 8 bytes longer than `input`;
+/// returns the decoded length.
+fn decode_into(input: &[u8], plus_is_space: bool, out: &mut [u8]) -> usize {
     // Eight bytes at a time: copy the word, then keep only the part before the first `%` (or
     // `+`), found with a SWAR byte search; then decode that one escape.
-    let mut out = Vec::with_capacity(input.len() + 8);
+    let mut written = 0;
     let mut rest = input;
     loop {
         if let Some(chunk) = rest.first_chunk::<8>() {
@@ -76,32 +89,40 @@ pub(crate) fn percent_decode(input: &[u8], plus_is_space: bool) -> Cow<'_, [u8]>
                 mask |= byte_mask(word, b'+');
             }
             let plain = (mask.trailing_zeros() / 8) as usize;
-            let kept = out.len() + plain;
-            out.extend_from_slice(chunk);
-            out.truncate(kept);
+            if let Some(dst) = out.get_mut(written..written + 8) {
+                dst.copy_from_slice(chunk);
+            }
+            written += plain;
             rest = rest.get(plain..).unwrap_or_default();
             if plain == 8 {
                 continue;
             }
         }
-        match rest {
+        let byte = match rest {
             [] => break,
             [b'%', h, l, after @ ..] if (hex_value(*h) | hex_value(*l)) < 16 => {
-                out.push(hex_value(*h) << 4 | hex_value(*l));
                 rest = after;
+                hex_value(*h) << 4 | hex_value(*l)
             }
             [b'+', after @ ..] if plus_is_space => {
-                out.push(b' ');
                 rest = after;
+                b' '
             }
             [b, after @ ..] => {
-                out.push(*b);
                 rest = after;
+                *b
             }
+        };
+        if let Some(dst) = out.get_mut(written) {
+            *dst = byte;
         }
+        written += 1;
     }
-    Cow::Owned(out)
+    written
 }
+
+/// Query payloads up to this size are percent-decoded on the stack.
+const STACK_DECODE_LEN: usize = 1024;
 
 /// Removes the v1 inner percent-encoding of a `nor` string (CTA-5004 §3.3: "MUST be
 /// URL-encoded"), when the result is still a valid RFC 8941 String; otherwise keeps it as sent.
@@ -230,7 +251,14 @@ pub fn decode_dict(input: &str, policy: Policy) -> Result<Report, Error> {
 pub fn decode_query(query: &str, policy: Policy) -> Result<Report, Error> {
     let Some(raw) = query_payload(query) else { return Ok(Report::new()) };
     check_len(raw.len(), MAX_PAYLOAD_LEN)?;
-    let payload = percent_decode(raw.as_bytes(), true);
+    let mut stack = [0u8; STACK_DECODE_LEN];
+    let payload: Cow<'_, [u8]> =
+        if raw.len() + 8 <= STACK_DECODE_LEN && needs_decoding(raw.as_bytes(), true) {
+            let written = decode_into(raw.as_bytes(), true, &mut stack);
+            Cow::Borrowed(stack.get(..written).unwrap_or_default())
+        } else {
+            percent_decode(raw.as_bytes(), true)
+        };
     let mut report = Report::new();
     match parse_into(&mut report, &payload, policy) {
         Err(Error::Syntax(first)) if policy == Policy::Lenient && payload.contains(&b'%') => {
