@@ -768,7 +768,15 @@ impl<'a> Parser<'a> {
     }
 
     /// [`parse_params`](Self::parse_params) for parameters nobody reads: syntax only.
+    #[inline]
     fn skip_params(&mut self) -> Result<(), Error> {
+        if self.peek() != Some(b';') {
+            return Ok(());
+        }
+        self.skip_params_slow()
+    }
+
+    fn skip_params_slow(&mut self) -> Result<(), Error> {
         while self.peek() == Some(b';') {
             self.pos += 1;
             self.skip_sp();
