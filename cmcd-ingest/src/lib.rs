@@ -6,12 +6,28 @@
 //! |---|---|
 //! | [`field`] | the 69 real-time log fields in CloudFront's canonical order; [`field::FieldSet`] |
 //! | [`line`] | one log line ⇄ a typed [`line::Record`] (parser and writer) |
+//! | [`extract`] | the CMCD of a record (cells, query, headers) and the SMD token session id |
+//! | [`request`] | a `requests` row: record + CMCD |
+//! | [`schema`] | the one definition of both tables, and the Athena DDL generated from it |
+//! | [`batch`] | column buffers of one table (a row group) |
+//! | [`session`] | the session aggregator (state machine) and the QoE definitions |
+//! | [`partition`] | `dt=…/hour=…` partitions and deterministic object names |
+//! | [`sink`] | the [`sink::Sink`], [`sink::Encoder`] and [`sink::Source`] traits; local directory |
+//! | [`pipeline`] | lines → row groups → objects, with bounded memory |
 //!
 //! Bad lines never stop a run: they are quarantined with a stable [`Reason`] code.
 
+pub mod batch;
 pub mod error;
+pub mod extract;
 pub mod field;
 pub mod line;
+pub mod partition;
+pub mod pipeline;
+pub mod request;
+pub mod schema;
+pub mod session;
+pub mod sink;
 
 pub use error::{Error, Reason};
 
