@@ -44,6 +44,10 @@ pub(crate) enum Command {
     /// Decode, encode and validate Common Media Client Data (CTA-5004 v1 and v2).
     #[command(subcommand)]
     Cmcd(cmd::cmcd::CmcdCommand),
+    /// Turn CloudFront real-time logs into the Parquet lake (requests, sessions, quarantine).
+    #[cfg(feature = "ingest")]
+    #[command(subcommand)]
+    Ingest(cmd::ingest::IngestCommand),
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 //! | [`partition`] | `dt=…/hour=…` partitions and deterministic object names |
 //! | [`sink`] | the [`sink::Sink`], [`sink::Encoder`] and [`sink::Source`] traits; local directory |
 //! | [`pipeline`] | lines → row groups → objects, with bounded memory |
+//! | `parquet` (feature `parquet`) | the Parquet encoder: the only pipeline module naming polars |
 //!
 //! Bad lines never stop a run: they are quarantined with a stable [`Reason`] code.
 
@@ -22,6 +23,8 @@ pub mod error;
 pub mod extract;
 pub mod field;
 pub mod line;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 pub mod partition;
 pub mod pipeline;
 pub mod request;

@@ -2,6 +2,8 @@
 
 pub(crate) mod cmcd;
 pub(crate) mod edge;
+#[cfg(feature = "ingest")]
+pub(crate) mod ingest;
 pub(crate) mod inspect;
 pub(crate) mod keys;
 pub(crate) mod quickstart;
@@ -24,5 +26,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Revoke(cmd) => revoke::run(cmd, cli.json),
         Command::Edge(cmd) => edge::run(cmd, cli.json),
         Command::Quickstart(args) => quickstart::run(args, cli.json),
+        #[cfg(feature = "ingest")]
+        Command::Ingest(cmd) => ingest::run(cmd, cli.json),
     }
 }
