@@ -48,6 +48,17 @@ pub(crate) enum Command {
     #[cfg(feature = "ingest")]
     #[command(subcommand)]
     Ingest(cmd::ingest::IngestCommand),
+    /// Generate synthetic CloudFront real-time logs.
+    #[cfg(feature = "ingest")]
+    #[command(subcommand)]
+    Logs(cmd::logs::LogsCommand),
+    /// Athena DDL for the lake, with the canned QoE queries.
+    #[cfg(feature = "ingest")]
+    #[command(subcommand)]
+    Athena(cmd::athena::AthenaCommand),
+    /// Run SQL (or a canned QoE query) over a local lake with polars SQL.
+    #[cfg(feature = "ingest")]
+    Query(cmd::query::QueryArgs),
 }
 
 #[cfg(test)]

@@ -15,6 +15,9 @@
 //! | [`sink`] | the [`sink::Sink`], [`sink::Encoder`] and [`sink::Source`] traits; local directory |
 //! | [`pipeline`] | lines → row groups → objects, with bounded memory |
 //! | `parquet` (feature `parquet`) | the Parquet encoder: the only pipeline module naming polars |
+//! | `lake` (feature `parquet`) | reading the lake back: canned queries and polars SQL |
+//! | `report` (feature `parquet`) | the self-contained HTML QoE report |
+//! | [`generate`] | the synthetic traffic generator |
 //!
 //! Bad lines never stop a run: they are quarantined with a stable [`Reason`] code.
 
@@ -22,6 +25,9 @@ pub mod batch;
 pub mod error;
 pub mod extract;
 pub mod field;
+pub mod generate;
+#[cfg(feature = "parquet")]
+pub mod lake;
 pub mod line;
 #[cfg(feature = "parquet")]
 pub mod parquet;
