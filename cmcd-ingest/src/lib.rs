@@ -25,6 +25,8 @@ pub mod batch;
 pub mod error;
 pub mod extract;
 pub mod field;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod generate;
 #[cfg(feature = "parquet")]
 pub mod lake;
