@@ -59,6 +59,9 @@ pub(crate) enum Command {
     /// Run SQL (or a canned QoE query) over a local lake with polars SQL.
     #[cfg(feature = "ingest")]
     Query(cmd::query::QueryArgs),
+    /// Write a self-contained HTML QoE report of a local lake.
+    #[cfg(feature = "ingest")]
+    Report(cmd::report::ReportArgs),
 }
 
 #[cfg(test)]

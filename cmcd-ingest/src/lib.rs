@@ -35,6 +35,8 @@ pub mod line;
 pub mod parquet;
 pub mod partition;
 pub mod pipeline;
+#[cfg(feature = "parquet")]
+pub mod report;
 pub mod request;
 pub mod schema;
 pub mod session;

@@ -183,6 +183,9 @@ pub fn parse<'a>(fields: &FieldSet, line: &'a [u8]) -> Result<Record<'a>, Reason
     if line.iter().all(u8::is_ascii_whitespace) {
         return Err(Reason::Empty);
     }
+    if line.iter().filter(|&&b| b == b'\t').count() + 1 != fields.len() {
+        return Err(Reason::FieldCount);
+    }
     let line = std::str::from_utf8(line).map_err(|_| Reason::BadUtf8)?;
     let mut record = Record::default();
     let mut cells = line.split('\t');

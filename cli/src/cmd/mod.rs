@@ -13,6 +13,8 @@ pub(crate) mod logs;
 #[cfg(feature = "ingest")]
 pub(crate) mod query;
 pub(crate) mod quickstart;
+#[cfg(feature = "ingest")]
+pub(crate) mod report;
 pub(crate) mod revoke;
 pub(crate) mod sign;
 pub(crate) mod verify;
@@ -40,5 +42,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Athena(cmd) => athena::run(cmd, cli.json),
         #[cfg(feature = "ingest")]
         Command::Query(args) => query::run(args, cli.json),
+        #[cfg(feature = "ingest")]
+        Command::Report(args) => report::run(args, cli.json),
     }
 }
