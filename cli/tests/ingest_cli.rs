@@ -1,5 +1,7 @@
 //! The analytics commands end to end: logs generate → ingest file → query / report / athena ddl.
 #![cfg(feature = "ingest")]
+// Test helpers fail loudly on broken fixtures.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -330,7 +330,7 @@ fn cell_number(text: &str, ot: Option<ObjectType>) -> Option<i64> {
                 params.iter().any(|p| *p == o.as_str() || p.strip_prefix("ot=") == Some(o.as_str()))
             })
         });
-        return tagged.or(members.first()).and_then(|(v, _)| *v);
+        return tagged.or_else(|| members.first()).and_then(|(v, _)| *v);
     }
     scalar_number(text)
 }
@@ -341,7 +341,7 @@ fn scalar_number(text: &str) -> Option<i64> {
     }
     let f: f64 = text.parse().ok()?;
     #[allow(clippy::cast_possible_truncation)] // range-checked just before
-    (f.is_finite() && f >= 0.0 && f < 9.0e15).then(|| f.round() as i64)
+    (0.0..9.0e15).contains(&f).then(|| f.round() as i64)
 }
 
 /// The SMD session id of a token path (`/<sid>.<jwt>/…`, reference: the token format of

@@ -208,7 +208,7 @@ impl FieldSet {
             .get("RealtimeLogConfig")
             .and_then(|c| c.get("Fields"))
             .or_else(|| value.get("Fields"))
-            .or(if value.is_array() { Some(&value) } else { None })
+            .or_else(|| value.is_array().then_some(&value))
             .and_then(serde_json::Value::as_array)
             .ok_or_else(|| Error::Config("no Fields array".to_owned()))?;
         let fields = list

@@ -185,7 +185,7 @@ impl Generator {
                 defect,
                 edge,
                 ip: format!("198.51.{}.{}", rng.below(256), 1 + rng.below(254)),
-                agent: *rng.pick(&AGENTS),
+                agent: AGENTS[usize::try_from(rng.below(AGENTS.len() as u64)).unwrap_or(0)],
                 sf: if rng.chance(500) { StreamingFormat::Hls } else { StreamingFormat::Dash },
                 end_ms: start + length,
                 step: 0,
@@ -437,7 +437,7 @@ impl Generator {
         let taken = ttfb + i64::try_from(rng.below(800)).unwrap_or(0);
         let stem = match &query {
             Some(q) => format!("{path}?{q}"),
-            None => path.clone(),
+            None => path,
         };
         let txt = |s: String| Cell::Text(Cow::Owned(s));
         let mut r = Record::new(at);
@@ -558,7 +558,7 @@ impl Iterator for Generator {
             }
             self.emitted += 1;
             let every = self.config.bad_line_every;
-            if every > 0 && self.emitted % every == 0 {
+            if every > 0 && self.emitted.is_multiple_of(every) {
                 return Some(self.spoil(text));
             }
             return Some(text);

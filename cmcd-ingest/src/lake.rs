@@ -157,20 +157,6 @@ fn empty_schema(table: &str) -> polars::prelude::Schema {
     s
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rewrite() {
-        assert_eq!(
-            to_local_sql("SELECT approx_percentile(x, 0.5), APPROX_PERCENTILE(y,0.9)"),
-            "SELECT QUANTILE_DISC(x, 0.5), QUANTILE_DISC(y,0.9)"
-        );
-        assert!(preset("startup").is_some_and(|p| p.sql.contains("approx_percentile")));
-    }
-}
-
 /// A frame as an aligned text table, every row and column shown.
 pub fn format_frame(df: &DataFrame) -> String {
     let names: Vec<String> = df.get_column_names().iter().map(|c| c.to_string()).collect();
@@ -205,4 +191,18 @@ pub fn format_frame(df: &DataFrame) -> String {
     }
     out.push_str(&format!("({} rows)", df.height()));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewrite() {
+        assert_eq!(
+            to_local_sql("SELECT approx_percentile(x, 0.5), APPROX_PERCENTILE(y,0.9)"),
+            "SELECT QUANTILE_DISC(x, 0.5), QUANTILE_DISC(y,0.9)"
+        );
+        assert!(preset("startup").is_some_and(|p| p.sql.contains("approx_percentile")));
+    }
 }

@@ -5,7 +5,7 @@
 //! | module | job |
 //! |---|---|
 //! | [`field`] | the 69 real-time log fields in CloudFront's canonical order; [`field::FieldSet`] |
-//! | [`line`] | one log line ⇄ a typed [`line::Record`] (parser and writer) |
+//! | [`mod@line`] | one log line ⇄ a typed [`line::Record`] (parser and writer) |
 //! | [`extract`] | the CMCD of a record (cells, query, headers) and the SMD token session id |
 //! | [`request`] | a `requests` row: record + CMCD |
 //! | [`schema`] | the one definition of both tables, and the Athena DDL generated from it |

@@ -323,11 +323,11 @@ pub fn write(fields: &FieldSet, record: &Record<'_>) -> Result<String, Error> {
     Ok(out)
 }
 
-/// [`write`] appending to `out` (no trailing LF); on error `out` may hold part of the line.
+/// [`write()`] appending to `out` (no trailing LF); on error `out` may hold part of the line.
 ///
 /// # Errors
 ///
-/// As [`write`].
+/// As [`write()`].
 pub fn write_into(fields: &FieldSet, record: &Record<'_>, out: &mut String) -> Result<(), Error> {
     for (i, &field) in fields.fields().iter().enumerate() {
         if i > 0 {

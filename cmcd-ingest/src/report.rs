@@ -50,7 +50,10 @@ const W: f64 = 720.0;
 const H: f64 = 220.0;
 const PAD: f64 = 40.0;
 
-fn line_chart(title: &str, series: &[(&str, &str, Vec<(f64, f64)>)]) -> String {
+/// A named, coloured line of (x, y) points.
+type Series<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
+
+fn line_chart(title: &str, series: &[Series<'_>]) -> String {
     let mut svg = format!(
         "<h2>{}</h2><svg viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\">",
         esc(title),

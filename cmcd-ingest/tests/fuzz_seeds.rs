@@ -1,5 +1,8 @@
 //! Runs the `cloudfront_line` fuzz invariant over its seed corpus on stable.
 
+// Test helpers fail loudly on broken fixtures.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::path::Path;
 
 #[test]

@@ -1,6 +1,9 @@
 //! Golden log files (`testdata/`): typed rows and quarantine reasons against hand-derived
 //! expectations, and the line writer's round trip over every golden line.
 
+// Test helpers fail loudly on broken fixtures.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use cmcd_ingest::field::FieldSet;
 use cmcd_ingest::line;
 use cmcd_ingest::request::Request;

@@ -1,6 +1,9 @@
 //! Model test: for arbitrary traffic, the `sessions` rows equal a naive recomputation from the
 //! `requests` rows, following the definitions of `cmcd_ingest::session` literally.
 
+// Test helpers fail loudly on broken fixtures.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 

@@ -1,6 +1,9 @@
 //! The pipeline end to end in memory: deterministic object names, partition layout, rolling,
 //! quarantine, bounded open partitions.
 
+// Test helpers fail loudly on broken fixtures.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use cmcd_ingest::generate::{Config as GenConfig, Generator};
 use cmcd_ingest::pipeline::{Config, Pipeline, Position};
 use cmcd_ingest::sink::{MemorySink, TextEncoder};
