@@ -136,9 +136,11 @@ struct Event {
 struct First<T>(Option<((i64, u64), T)>);
 
 impl<T> First<T> {
-    fn offer(&mut self, at: (i64, u64), v: Option<T>) {
-        if let Some(v) = v
-            && self.0.as_ref().is_none_or(|(k, _)| at < *k)
+    /// Keeps `make()`'s value if this request is earlier than the one kept; `make` runs only
+    /// then (rows mostly arrive in order, so values are rarely built).
+    fn offer(&mut self, at: (i64, u64), make: impl FnOnce() -> Option<T>) {
+        if self.0.as_ref().is_none_or(|(k, _)| at < *k)
+            && let Some(v) = make()
         {
             self.0 = Some((at, v));
         }
@@ -250,14 +252,14 @@ impl State {
             if !self.edges.contains(edge) {
                 self.edges.insert(edge.to_owned());
             }
-            self.edge.offer(at, Some(edge.to_owned()));
+            self.edge.offer(at, || Some(edge.to_owned()));
         }
-        self.country.offer(at, r.record.text(Field::CCountry).map(str::to_owned));
-        self.cid.offer(at, c.cid.clone());
-        self.sf.offer(at, c.sf.map(|t| t.as_str()));
-        self.st.offer(at, c.st.map(|t| t.as_str()));
-        self.ua.offer(at, r.record.text(Field::CsUserAgent).map(str::to_owned));
-        self.smd.offer(at, r.smd_session_id.clone());
+        self.country.offer(at, || r.record.text(Field::CCountry).map(str::to_owned));
+        self.cid.offer(at, || c.cid.clone());
+        self.sf.offer(at, || c.sf.map(|t| t.as_str()));
+        self.st.offer(at, || c.st.map(|t| t.as_str()));
+        self.ua.offer(at, || r.record.text(Field::CsUserAgent).map(str::to_owned));
+        self.smd.offer(at, || r.smd_session_id.clone());
         self.v = self.v.max(c.v.unwrap_or(1));
     }
 

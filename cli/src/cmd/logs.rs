@@ -36,6 +36,9 @@ pub(crate) struct GenerateArgs {
     /// Make one line in N bad (0: none).
     #[arg(long, default_value_t = 1000)]
     bad_every: u64,
+    /// Stop after this many lines.
+    #[arg(long)]
+    lines: Option<u64>,
     /// Output file, `-` for standard output.
     #[arg(long)]
     out: PathBuf,
@@ -60,7 +63,8 @@ pub(crate) fn run(cmd: LogsCommand, json: bool) -> anyhow::Result<ExitCode> {
         Box::new(BufWriter::with_capacity(1 << 20, file))
     };
     let (mut lines, mut bytes) = (0u64, 0u64);
-    for line in generator {
+    let limit = args.lines.unwrap_or(u64::MAX);
+    for line in generator.take(usize::try_from(limit).unwrap_or(usize::MAX)) {
         out.write_all(line.as_bytes())?;
         out.write_all(b"\n")?;
         lines += 1;
