@@ -130,6 +130,8 @@ struct Player {
     played_ms: i64,
     sn: u64,
     msd_sent: bool,
+    /// Sends a long cookie, so CloudFront truncates `cs-headers` (800 bytes).
+    cookie: Option<String>,
 }
 
 /// The generator: an iterator over log lines (without LF).
@@ -200,6 +202,7 @@ impl Generator {
                 played_ms: 0,
                 sn: 0,
                 msd_sent: false,
+                cookie: rng.chance(100).then(|| rng.token(560, ALNUM)),
             };
             queue.push(Reverse((start, players.len())));
             players.push(player);
@@ -369,6 +372,10 @@ impl Generator {
         let mut query = None;
         let mut headers =
             format!("host:d111111abcdef8.cloudfront.net\nuser-agent:{}\naccept:*/*", p.agent);
+        if let Some(cookie) = &p.cookie {
+            headers.push_str("\ncookie:session=");
+            headers.push_str(cookie);
+        }
         match p.transport {
             Transport::Query => {
                 let mut q = cmcd::encode_query(&report, version);
