@@ -150,3 +150,49 @@ impl EncodedFile for ParquetFile {
         Ok(self.buf.take())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::field::FieldSet;
+    use crate::request::Request;
+    use crate::schema;
+
+    /// Every column written is in the DDL, with the Athena type matching its Parquet type.
+    #[test]
+    fn written_columns_match_the_ddl() {
+        let ddl = schema::athena_ddl("s3://b/p", "db", "2024-01-01");
+        let fields = FieldSet::all();
+        let line = crate::generate::Generator::new(crate::generate::Config {
+            sessions: 1,
+            minutes: 1,
+            bad_line_every: 0,
+            ..Default::default()
+        })
+        .next()
+        .unwrap();
+        let request = Request::parse(&fields, line.as_bytes()).unwrap();
+        let mut batch = Batch::new(schema::requests(), 1);
+        batch.push_row(|c| request.datum(c.source));
+        let df = to_frame(&batch).unwrap();
+        for (col, def) in df.columns().iter().zip(&schema::requests().columns) {
+            assert_eq!(col.name().as_str(), def.name);
+            let athena = match col.dtype() {
+                DataType::String => "string",
+                DataType::Int64 => "bigint",
+                DataType::Float64 => "double",
+                DataType::Boolean => "boolean",
+                DataType::Datetime(TimeUnit::Milliseconds, Some(tz)) if tz.as_str() == "UTC" => {
+                    "timestamp"
+                }
+                other => panic!("{} has type {other:?}, not Athena-compatible", def.name),
+            };
+            assert!(ddl.contains(&format!("`{}` {athena} COMMENT", def.name)), "{}", def.name);
+        }
+        let mut file = ParquetEncoder.create(schema::requests()).unwrap();
+        file.write(&batch).unwrap();
+        let bytes = file.finish().unwrap();
+        assert_eq!(&bytes[..4], b"PAR1");
+        assert_eq!(&bytes[bytes.len() - 4..], b"PAR1");
+    }
+}
