@@ -8,6 +8,8 @@
 #     through scripts/build-edge.sh, for the Lambda@Edge package tests
 #   - the npm packages of edge-wasm/js and e2e (npm ci)
 #   - Debian's chromium and ffmpeg, for the browser end-to-end test (apt-get; needs root or sudo)
+#   - a Python virtual environment in .venv with requirements-test.txt (pyarrow, DuckDB) for the
+#     independent Parquet readers of cmcd-ingest/tests/py
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +37,9 @@ fi
 step "cargo test (workspace, all features)"
 cargo test --workspace --all-features --locked
 
+step "cmcd-ingest without default features (the pure pipeline, no polars)"
+cargo test -p cmcd-ingest --no-default-features --locked
+
 step "token-core builds for wasm32-unknown-unknown"
 cargo build -p token-core --target wasm32-unknown-unknown --locked
 
@@ -48,6 +53,14 @@ step "Lambda@Edge package: build, then node --test through the packaged handler"
 scripts/build-edge.sh
 cargo build -p smd-cli --locked
 (cd edge-wasm/js && SMD_CLI="$PWD/../../target/debug/smd-cli" node --test test/)
+
+step "Parquet lake read back by independent readers (pyarrow, DuckDB from PyPI into .venv)"
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+cargo build -p smd-cli --locked
+SMD_CLI="$PWD/target/debug/smd-cli" .venv/bin/python cmcd-ingest/tests/py/test_lake.py
 
 step "Browser end to end: hls.js in Chromium through edge serve"
 (cd e2e && SMD_CLI="$PWD/../target/debug/smd-cli" node --test)

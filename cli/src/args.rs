@@ -40,6 +40,24 @@ pub(crate) enum Command {
     /// Decode, encode and validate Common Media Client Data (CTA-5004 v1 and v2).
     #[command(subcommand)]
     Cmcd(cmd::cmcd::CmcdCommand),
+    /// Turn CloudFront real-time logs into the Parquet lake (requests, sessions, quarantine).
+    #[cfg(feature = "ingest")]
+    #[command(subcommand)]
+    Ingest(cmd::ingest::IngestCommand),
+    /// Generate synthetic CloudFront real-time logs.
+    #[cfg(feature = "ingest")]
+    #[command(subcommand)]
+    Logs(cmd::logs::LogsCommand),
+    /// Athena DDL for the lake, with the canned QoE queries.
+    #[cfg(feature = "ingest")]
+    #[command(subcommand)]
+    Athena(cmd::athena::AthenaCommand),
+    /// Run SQL (or a canned QoE query) over a local lake with polars SQL.
+    #[cfg(feature = "ingest")]
+    Query(cmd::query::QueryArgs),
+    /// Write a self-contained HTML QoE report of a local lake.
+    #[cfg(feature = "ingest")]
+    Report(cmd::report::ReportArgs),
 }
 
 #[cfg(test)]

@@ -1,8 +1,48 @@
-//! CloudFront real-time log lines into a partitioned Parquet lake.
+//! CloudFront real-time log lines with CMCD into a partitioned Parquet lake for Athena.
 //!
-//! Not built yet beyond this placeholder: the log-line parser, the tables and the Parquet writer
-//! live here once the ingest work lands. The crate exists so the workspace layout is complete and
-//! the dependency direction (`cmcd-ingest` → `token-core`) is enforced from day one.
+//! The pipeline is pure inside and does its I/O at the rim:
+//!
+//! | module | job |
+//! |---|---|
+//! | [`field`] | the 69 real-time log fields in CloudFront's canonical order; [`field::FieldSet`] |
+//! | [`mod@line`] | one log line ⇄ a typed [`line::Record`] (parser and writer) |
+//! | [`extract`] | the CMCD of a record (cells, query, headers) and the SMD token session id |
+//! | [`request`] | a `requests` row: record + CMCD |
+//! | [`schema`] | the one definition of both tables, and the Athena DDL generated from it |
+//! | [`batch`] | column buffers of one table (a row group) |
+//! | [`session`] | the session aggregator (state machine) and the QoE definitions |
+//! | [`partition`] | `dt=…/hour=…` partitions and deterministic object names |
+//! | [`sink`] | the [`sink::Sink`], [`sink::Encoder`] and [`sink::Source`] traits; local directory |
+//! | [`pipeline`] | lines → row groups → objects, with bounded memory |
+//! | `parquet` (feature `parquet`) | the Parquet encoder: the only pipeline module naming polars |
+//! | `lake` (feature `parquet`) | reading the lake back: canned queries and polars SQL |
+//! | `report` (feature `parquet`) | the self-contained HTML QoE report |
+//! | [`generate`] | the synthetic traffic generator |
+//!
+//! Bad lines never stop a run: they are quarantined with a stable [`Reason`] code.
+
+pub mod batch;
+pub mod error;
+pub mod extract;
+pub mod field;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod generate;
+#[cfg(feature = "parquet")]
+pub mod lake;
+pub mod line;
+#[cfg(feature = "parquet")]
+pub mod parquet;
+pub mod partition;
+pub mod pipeline;
+#[cfg(feature = "parquet")]
+pub mod report;
+pub mod request;
+pub mod schema;
+pub mod session;
+pub mod sink;
+
+pub use error::{Error, Reason};
 
 /// The version of `token-core` this crate builds on.
 pub fn core_version() -> &'static str {

@@ -1,10 +1,20 @@
 //! One module per subcommand: turn arguments into core calls and format the output.
 
+#[cfg(feature = "ingest")]
+pub(crate) mod athena;
 pub(crate) mod cmcd;
 pub(crate) mod edge;
+#[cfg(feature = "ingest")]
+pub(crate) mod ingest;
 pub(crate) mod inspect;
 pub(crate) mod keys;
+#[cfg(feature = "ingest")]
+pub(crate) mod logs;
+#[cfg(feature = "ingest")]
+pub(crate) mod query;
 pub(crate) mod quickstart;
+#[cfg(feature = "ingest")]
+pub(crate) mod report;
 pub(crate) mod revoke;
 pub(crate) mod sign;
 pub(crate) mod verify;
@@ -24,5 +34,15 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Revoke(cmd) => revoke::run(cmd, cli.json),
         Command::Edge(cmd) => edge::run(cmd, cli.json),
         Command::Quickstart(args) => quickstart::run(args, cli.json),
+        #[cfg(feature = "ingest")]
+        Command::Ingest(cmd) => ingest::run(cmd, cli.json),
+        #[cfg(feature = "ingest")]
+        Command::Logs(cmd) => logs::run(cmd, cli.json),
+        #[cfg(feature = "ingest")]
+        Command::Athena(cmd) => athena::run(cmd, cli.json),
+        #[cfg(feature = "ingest")]
+        Command::Query(args) => query::run(args, cli.json),
+        #[cfg(feature = "ingest")]
+        Command::Report(args) => report::run(args, cli.json),
     }
 }

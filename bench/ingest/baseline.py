@@ -1,0 +1,115 @@
+"""Baseline for the ingest benchmark: the same job as `smd-cli ingest file` written with
+pyarrow and pandas — parse the tab-separated real-time log lines, type the fields, URL-decode
+the encoded ones, extract CMCD (cmcd-* cells, else the CMCD= query argument, else CMCD-*
+headers from cs-headers), and write ZSTD Parquet partitioned by dt/hour. Sessions are not
+aggregated (so the baseline does less work than the Rust pipeline).
+
+Usage: python baseline.py LOG FIELDS OUT_DIR
+"""
+
+import sys
+import urllib.parse
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+ENCODED = {"cs-user-agent", "cs-referer", "cs-cookie", "cs-headers", "cs-header-names"}
+INTS = {"sc-status", "sc-bytes", "cs-bytes", "sc-content-len", "sc-range-start", "sc-range-end", "c-port", "cs-headers-count", "asn"}
+SECS = {"time-to-first-byte", "time-taken", "origin-fbl", "origin-lbl"}
+CELLS = {
+    "cmcd-encoded-bitrate": "br", "cmcd-buffer-length": "bl", "cmcd-buffer-starvation": "bs", "cmcd-content-id": "cid",
+    "cmcd-object-duration": "d", "cmcd-deadline": "dl", "cmcd-measured-throughput": "mtp", "cmcd-next-object-request": "nor",
+    "cmcd-next-range-request": "nrr", "cmcd-object-type": "ot", "cmcd-playback-rate": "pr", "cmcd-requested-maximum-throughput": "rtp",
+    "cmcd-streaming-format": "sf", "cmcd-session-id": "sid", "cmcd-stream-type": "st", "cmcd-startup": "su", "cmcd-top-bitrate": "tb",
+    "cmcd-version": "v",
+}
+NUM_KEYS = {"br", "bl", "d", "dl", "mtp", "rtp", "tb", "v", "pt", "ltc", "msd", "bsa", "bsd", "bsda", "pb", "sn", "dfa"}
+KEYS = ["br", "bl", "bs", "cid", "d", "dl", "mtp", "nor", "nrr", "ot", "pr", "rtp", "sf", "sid", "st", "su", "tb", "v",
+        "pt", "sta", "ltc", "msd", "bsa", "bsd", "bsda", "pb", "sn", "ec", "dfa"]
+
+
+def parse_dict(text):
+    out = {}
+    for member in text.split(","):
+        member = member.strip()
+        if not member:
+            continue
+        key, _, value = member.partition("=")
+        if not value:
+            out[key] = True
+            continue
+        if value.startswith("("):
+            items = value.strip("()").split()
+            nums = []
+            for it in items:
+                v = it.split(";")[0]
+                try:
+                    nums.append(int(v))
+                except ValueError:
+                    pass
+            out[key] = sum(nums) if key == "bsd" else (nums[0] if nums else None)
+        elif value.startswith('"'):
+            out[key] = value[1:-1]
+        else:
+            try:
+                out[key] = int(value) if key in NUM_KEYS else value
+            except ValueError:
+                out[key] = None
+    return out
+
+
+def cmcd_of(query, headers):
+    if isinstance(headers, str) and "cmcd-" in headers.lower():
+        parts = [line.split(":", 1)[1] for line in headers.split("\n") if line.lower().startswith("cmcd-") and ":" in line]
+        return parse_dict(",".join(parts))
+    if isinstance(query, str):
+        for pair in query.split("&"):
+            if pair.startswith("CMCD="):
+                return parse_dict(urllib.parse.unquote_plus(pair[5:]))
+    return {}
+
+
+def main(log, fields, out):
+    names = [f.strip() for f in fields.split(",")]
+    opts = pacsv.ReadOptions(column_names=names, block_size=1 << 24)
+    parse = pacsv.ParseOptions(delimiter="\t", quote_char=False, invalid_row_handler=lambda row: "skip")
+    conv = pacsv.ConvertOptions(null_values=["-"], strings_can_be_null=True, column_types={n: pa.string() for n in names})
+    table = pacsv.read_csv(log, read_options=opts, parse_options=parse, convert_options=conv)
+    df = table.to_pandas()
+    df["timestamp"] = pd.to_datetime(pd.to_numeric(df["timestamp"], errors="coerce"), unit="s", utc=True)
+    df = df[df["timestamp"].notna()]
+    for n in names:
+        if n in INTS:
+            df[n] = pd.to_numeric(df[n], errors="coerce").astype("Int64")
+        elif n in SECS:
+            df[n] = pd.to_numeric(df[n], errors="coerce")
+        elif n in ENCODED:
+            df[n] = df[n].map(lambda v: urllib.parse.unquote(v) if isinstance(v, str) else v)
+    query = df["cs-uri-query"] if "cs-uri-query" in df else pd.Series([None] * len(df))
+    headers = df["cs-headers"] if "cs-headers" in df else pd.Series([None] * len(df))
+    cmcd = [cmcd_of(q, h) for q, h in zip(query, headers)]
+    for key in KEYS:
+        df["cmcd_" + key] = [c.get(key) for c in cmcd]
+    for field, key in CELLS.items():
+        if field in df:
+            cell = df.pop(field)
+            df["cmcd_" + key] = cell.where(cell.notna(), df["cmcd_" + key])
+    for key in KEYS:
+        col = df["cmcd_" + key]
+        if key in NUM_KEYS:
+            df["cmcd_" + key] = pd.to_numeric(col, errors="coerce").astype("Int64")
+        elif key in ("bs", "su"):
+            df["cmcd_" + key] = col.map(lambda v: None if v is None or v != v else v in (True, "true", "1", "?1")).astype("boolean")
+        else:
+            df["cmcd_" + key] = col.astype("string")
+    df.columns = [c.replace("-", "_") for c in df.columns]
+    df["dt"] = df["timestamp"].dt.strftime("%Y-%m-%d")
+    df["hour"] = df["timestamp"].dt.strftime("%H")
+    pq.write_to_dataset(pa.Table.from_pandas(df, preserve_index=False), out, partition_cols=["dt", "hour"], compression="zstd")
+    print(len(df), "rows")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])

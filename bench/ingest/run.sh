@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Ingest benchmark: one generated 1 M-line file, three contenders, CPU time and peak RSS each
+# (GNU time). Then the memory check: 10 M lines through `ingest file` from a pipe.
+# Usage: bench/ingest/run.sh [WORKDIR]   (from the repository root; needs a release build and
+# the Python packages of bench/ingest/requirements.txt in .venv)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+WORK="${1:-$(mktemp -d)}"
+CLI="$PWD/target/release/smd-cli"
+PY="$PWD/.venv/bin/python"
+export POLARS_MAX_THREADS=1   # lines/s per core: one thread for polars in every contender
+
+cargo build --release -p smd-cli --locked
+"$PY" -m pip install --quiet -r bench/ingest/requirements.txt
+
+"$CLI" logs generate --sessions 700 --minutes 90 --seed 42 --lines 1000000 --out "$WORK/1m.log" > /dev/null
+FIELDS=$("$CLI" --json logs generate --sessions 1 --minutes 1 --out /dev/null | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["fields"])')
+ls -l "$WORK/1m.log"
+
+measure() { # name, command...
+  local name=$1; shift
+  /usr/bin/time -v "$@" > "$WORK/$name.out" 2> "$WORK/$name.time"
+  local user sys wall rss
+  user=$(awk -F': ' '/User time/ {print $2}' "$WORK/$name.time")
+  sys=$(awk -F': ' '/System time/ {print $2}' "$WORK/$name.time")
+  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$WORK/$name.time")
+  rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/$name.time")
+  "$PY" -c "u,s=$user,$sys; print(f'$name: cpu {u+s:.2f} s (wall $wall), {1e6/(u+s):,.0f} lines/s/core, peak RSS {$rss/1024:.0f} MiB')"
+}
+
+rm -rf "$WORK/lake" "$WORK/pylake"
+measure ours "$CLI" ingest file --input "$WORK/1m.log" --fields "$FIELDS" --out "$WORK/lake"
+measure python_baseline "$PY" bench/ingest/baseline.py "$WORK/1m.log" "$FIELDS" "$WORK/pylake"
+measure polars_bare_read "$PY" bench/ingest/polars_bare.py "$WORK/1m.log"
+
+if [ "${SKIP_10M:-0}" != 1 ]; then
+  rm -rf "$WORK/lake10"
+  "$CLI" logs generate --sessions 7000 --minutes 90 --seed 43 --lines 10000000 --out - \
+    | /usr/bin/time -v "$CLI" ingest file --input - --fields "$FIELDS" --out "$WORK/lake10" > "$WORK/10m.out" 2> "$WORK/10m.time"
+  cat "$WORK/10m.out"
+  grep -E 'Maximum resident set size|Elapsed' "$WORK/10m.time"
+fi

@@ -1,0 +1,162 @@
+//! `smd-cli ingest file`: CloudFront real-time log files (or standard input) into the local
+//! Parquet lake (`<out>/requests`, `<out>/sessions`, `<out>/quarantine`).
+
+use std::fs::File;
+use std::io::{BufReader, IsTerminal as _, Write as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use cmcd_ingest::field::FieldSet;
+use cmcd_ingest::parquet::ParquetEncoder;
+use cmcd_ingest::partition::source_name;
+use cmcd_ingest::pipeline::{Config, Pipeline, Stats};
+use cmcd_ingest::sink::{LocalDir, ReaderSource, Source as _};
+use serde_json::json;
+
+use crate::support::print_json;
+
+/// `smd-cli ingest` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum IngestCommand {
+    /// Ingest real-time log files (one line per record) into a local Parquet lake.
+    File(FileArgs),
+}
+
+/// Arguments of `ingest file`.
+#[derive(Debug, Args)]
+pub(crate) struct FileArgs {
+    /// Log files to read, `-` for standard input.
+    #[arg(long = "input", required = true, num_args = 1..)]
+    inputs: Vec<PathBuf>,
+    /// The comma-separated field names of the real-time log configuration (any order).
+    #[arg(long, conflicts_with = "log_config")]
+    fields: Option<String>,
+    /// The real-time log configuration JSON (`aws cloudfront get-realtime-log-config` output).
+    #[arg(long)]
+    log_config: Option<PathBuf>,
+    /// The lake directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Rows per row group.
+    #[arg(long, default_value_t = 65_536)]
+    row_group_rows: usize,
+    /// Finish a file at this size, MiB.
+    #[arg(long, default_value_t = 128)]
+    file_mib: u64,
+}
+
+pub(crate) fn run(cmd: IngestCommand, json: bool) -> anyhow::Result<ExitCode> {
+    match cmd {
+        IngestCommand::File(args) => file(args, json),
+    }
+}
+
+fn field_set(args: &FileArgs) -> anyhow::Result<FieldSet> {
+    match (&args.fields, &args.log_config) {
+        (Some(names), _) => Ok(FieldSet::parse_names(names)?),
+        (None, Some(path)) => {
+            let text = crate::support::read_text(path)?;
+            FieldSet::from_config_json(&text).with_context(|| format!("reading {}", path.display()))
+        }
+        (None, None) => bail!("pass --fields NAMES or --log-config cfg.json"),
+    }
+}
+
+fn file(args: FileArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let fields = field_set(&args)?;
+    let config = Config {
+        row_group_rows: args.row_group_rows.max(1),
+        file_bytes: args.file_mib.max(1) * 1024 * 1024,
+        ..Config::default()
+    };
+    let mut pipeline = Pipeline::new(fields, config, ParquetEncoder, LocalDir::new(&args.out));
+    let started = Instant::now();
+    let progress = std::io::stderr().is_terminal() && !json;
+    let mut last_report = Instant::now();
+    for input in &args.inputs {
+        let name = input.to_string_lossy();
+        let source = source_name(&name);
+        let reader: Box<dyn std::io::BufRead> = if name == "-" {
+            Box::new(std::io::stdin().lock())
+        } else {
+            let file = File::open(input).with_context(|| format!("opening {}", input.display()))?;
+            Box::new(BufReader::with_capacity(1 << 20, file))
+        };
+        let mut lines = ReaderSource::new(reader, source);
+        while let Some(batch) = lines.next_batch()? {
+            pipeline.push_batch(&batch)?;
+            if progress && last_report.elapsed().as_millis() >= 500 {
+                last_report = Instant::now();
+                print_progress(pipeline.stats(), started);
+            }
+        }
+    }
+    let (stats, _) = pipeline.finish()?;
+    if progress {
+        eprint!("\r\x1b[K");
+    }
+    let secs = started.elapsed().as_secs_f64();
+    if json {
+        print_json(&json!({
+            "lines": stats.lines,
+            "bytes": stats.bytes,
+            "rows": stats.rows,
+            "quarantined": stats.quarantined,
+            "cmcd_rows": stats.cmcd_rows,
+            "cmcd_errors": stats.cmcd_errors,
+            "headers_truncated": stats.headers_truncated,
+            "smd_rows": stats.smd_rows,
+            "session_rows": stats.session_rows,
+            "late_rows": stats.late_rows,
+            "objects": stats.objects,
+            "object_bytes": stats.object_bytes,
+            "seconds": secs,
+        }))?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "{} lines ({:.1} MiB) in {:.2} s: {} rows, {} quarantined, {} session rows",
+            stats.lines,
+            mib(stats.bytes),
+            secs,
+            stats.rows,
+            stats.quarantined_total(),
+            stats.session_rows
+        )?;
+        for (reason, n) in &stats.quarantined {
+            writeln!(out, "  quarantined {reason}: {n}")?;
+        }
+        writeln!(
+            out,
+            "  CMCD on {} rows ({} rejected payloads, {} truncated header blocks); SMD session on {}",
+            stats.cmcd_rows, stats.cmcd_errors, stats.headers_truncated, stats.smd_rows
+        )?;
+        for (table, n) in &stats.objects {
+            let bytes = stats.object_bytes.get(table).copied().unwrap_or(0);
+            writeln!(out, "  {table}: {n} objects, {:.1} MiB", mib(bytes))?;
+        }
+        writeln!(out, "  lake: {}", args.out.display())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[allow(clippy::cast_precision_loss)] // display only
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+#[allow(clippy::cast_precision_loss)] // display only
+fn print_progress(stats: &Stats, started: Instant) {
+    let secs = started.elapsed().as_secs_f64().max(1e-9);
+    eprint!(
+        "\r\x1b[K{} lines, {:.1} MiB, {:.0} lines/s, {} quarantined",
+        stats.lines,
+        mib(stats.bytes),
+        stats.lines as f64 / secs,
+        stats.quarantined_total()
+    );
+}

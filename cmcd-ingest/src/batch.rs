@@ -1,0 +1,173 @@
+//! Columnar row buffers: a [`Batch`] holds rows of one table, column by column, in the types of
+//! the schema. The Parquet encoder turns a batch into a row group; tests read it directly.
+
+use crate::schema::{ColumnType, Datum, Table};
+
+/// The values of one column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnData {
+    /// Text: concatenated bytes, end offsets and validity.
+    Str(StrColumn),
+    /// BIGINT.
+    Int(Vec<Option<i64>>),
+    /// DOUBLE.
+    Float(Vec<Option<f64>>),
+    /// BOOLEAN.
+    Bool(Vec<Option<bool>>),
+    /// TIMESTAMP (epoch ms).
+    Millis(Vec<Option<i64>>),
+}
+
+/// A text column without one allocation per cell.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StrColumn {
+    data: String,
+    ends: Vec<usize>,
+    valid: Vec<bool>,
+}
+
+impl StrColumn {
+    fn push(&mut self, v: Option<&str>) {
+        if let Some(s) = v {
+            self.data.push_str(s);
+        }
+        self.ends.push(self.data.len());
+        self.valid.push(v.is_some());
+    }
+
+    /// Number of cells.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there are no cells.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Cell `i`.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        if !self.valid.get(i).copied().unwrap_or(false) {
+            return None;
+        }
+        let start = if i == 0 { 0 } else { self.ends.get(i - 1).copied().unwrap_or(0) };
+        let end = self.ends.get(i).copied().unwrap_or(start);
+        self.data.get(start..end)
+    }
+
+    /// The cells in order.
+    pub fn iter(&self) -> impl Iterator<Item = Option<&str>> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// Bytes of text held.
+    pub fn text_bytes(&self) -> usize {
+        self.data.len()
+    }
+}
+
+impl ColumnData {
+    fn new(ty: ColumnType, capacity: usize) -> Self {
+        match ty {
+            ColumnType::String => Self::Str(StrColumn {
+                data: String::new(),
+                ends: Vec::with_capacity(capacity),
+                valid: Vec::with_capacity(capacity),
+            }),
+            ColumnType::BigInt => Self::Int(Vec::with_capacity(capacity)),
+            ColumnType::Double => Self::Float(Vec::with_capacity(capacity)),
+            ColumnType::Boolean => Self::Bool(Vec::with_capacity(capacity)),
+            ColumnType::Timestamp => Self::Millis(Vec::with_capacity(capacity)),
+        }
+    }
+
+    /// Appends a datum; a datum of another type is stored as null (the schema getters never
+    /// produce one).
+    fn push(&mut self, d: Datum<'_>) {
+        match self {
+            Self::Str(c) => c.push(if let Datum::Str(s) = d { Some(s) } else { None }),
+            Self::Int(c) => c.push(if let Datum::Int(n) = d { Some(n) } else { None }),
+            Self::Float(c) => c.push(if let Datum::Float(n) = d { Some(n) } else { None }),
+            Self::Bool(c) => c.push(if let Datum::Bool(n) = d { Some(n) } else { None }),
+            Self::Millis(c) => c.push(if let Datum::Millis(n) = d { Some(n) } else { None }),
+        }
+    }
+
+    /// Row `i` as a datum.
+    pub fn get(&self, i: usize) -> Datum<'_> {
+        match self {
+            Self::Str(c) => Datum::str(c.get(i)),
+            Self::Int(c) => c.get(i).copied().flatten().map_or(Datum::Null, Datum::Int),
+            Self::Float(c) => c.get(i).copied().flatten().map_or(Datum::Null, Datum::Float),
+            Self::Bool(c) => c.get(i).copied().flatten().map_or(Datum::Null, Datum::Bool),
+            Self::Millis(c) => c.get(i).copied().flatten().map_or(Datum::Null, Datum::Millis),
+        }
+    }
+}
+
+/// Rows of one table, column-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    table: &'static Table,
+    columns: Vec<ColumnData>,
+    rows: usize,
+    approx_bytes: usize,
+}
+
+impl Batch {
+    /// An empty batch for `table`.
+    pub fn new(table: &'static Table, capacity: usize) -> Self {
+        Self {
+            table,
+            columns: table.columns.iter().map(|c| ColumnData::new(c.ty, capacity)).collect(),
+            rows: 0,
+            approx_bytes: 0,
+        }
+    }
+
+    /// The table.
+    pub fn table(&self) -> &'static Table {
+        self.table
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// Whether the batch has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Approximate in-memory size of the values, bytes.
+    pub fn approx_bytes(&self) -> usize {
+        self.approx_bytes
+    }
+
+    /// The columns, in schema order.
+    pub fn columns(&self) -> &[ColumnData] {
+        &self.columns
+    }
+
+    /// The column named `name`.
+    pub fn column(&self, name: &str) -> Option<&ColumnData> {
+        let i = self.table.columns.iter().position(|c| c.name == name)?;
+        self.columns.get(i)
+    }
+
+    /// Appends one row: `value(i)` gives the datum of column `i` of the table.
+    pub fn push_row<'a>(&mut self, mut value: impl FnMut(&crate::schema::Column) -> Datum<'a>) {
+        let mut bytes = 0;
+        for (col, data) in self.table.columns.iter().zip(&mut self.columns) {
+            let d = value(col);
+            bytes += match d {
+                Datum::Str(s) => s.len() + 9,
+                _ => 9,
+            };
+            data.push(d);
+        }
+        self.rows += 1;
+        self.approx_bytes += bytes;
+    }
+}

@@ -1,0 +1,401 @@
+//! CMCD for one log record, and the SMD token session id.
+//!
+//! Where each CMCD key comes from (reference `cmcd.md` §4.3, §2.5):
+//!
+//! 1. The payload the player sent: the `CMCD-*` request headers found in `cs-headers` when any
+//!    is there, otherwise the `CMCD=` argument of `cs-uri-query` (or of the query part of
+//!    `cs-uri-stem`, which in real-time logs includes the query). CTA-5004-B §6: a receiver uses
+//!    the headers and ignores the query when both are present. The payload is decoded with
+//!    [`Policy::Lenient`]; accepted deviations are counted in `cmcd_lenient`, keys dropped for a
+//!    wrong type in `cmcd_dropped`, and a payload rejected as a whole gives `cmcd_error`.
+//! 2. The 18 `cmcd-*` cells (v1 keys only), when configured and not `-`: their value wins over
+//!    the payload's for that key. Cells are parsed defensively because CloudFront's exact cell
+//!    text is undocumented (§4.3): booleans accept `true/false/1/0/?1/?0`, strings lose one
+//!    pair of quotes, a numeric cell starting with `(` is read as an inner list.
+//!
+//! List-valued keys (`br`, `bl`, `mtp`, `tb`, `pb`, `bsa`, `bsda`) become one number: the
+//! member tagged with the request's `ot`, else the first member. `bsd` (durations of the
+//! starvations completed since the previous report) becomes the sum of its members. `ec` is the
+//! codes joined by `,`; `nor` is the first next-object URL.
+//!
+//! `cs-headers` is truncated by CloudFront at 800 bytes (§4.1). A truncation is detected when
+//! the logged value reaches 800 bytes or holds fewer lines than `cs-headers-count`; the last,
+//! possibly partial, header line is then not decoded and `cmcd_headers_truncated` is set.
+
+use token_core::cmcd::{self, ObjectType, PlayerState, Policy, Report, Samples, StreamType};
+use token_core::cmcd::{StreamingFormat, Version};
+
+use crate::field::{Field, FieldSet};
+use crate::line::Record;
+
+/// The length at which CloudFront truncates `cs-headers` (§4.1).
+pub const HEADERS_TRUNCATION_LEN: usize = 800;
+
+/// Where a row's CMCD came from (`cmcd_source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Origin {
+    /// The `cmcd-*` cells only.
+    Cells,
+    /// The `CMCD=` query argument.
+    Query,
+    /// The `CMCD-*` headers in `cs-headers`.
+    Headers,
+    /// Cells plus the query argument.
+    CellsAndQuery,
+    /// Cells plus headers.
+    CellsAndHeaders,
+}
+
+impl Origin {
+    /// The stable code stored in `cmcd_source`.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Cells => "cells",
+            Self::Query => "query",
+            Self::Headers => "headers",
+            Self::CellsAndQuery => "cells+query",
+            Self::CellsAndHeaders => "cells+headers",
+        }
+    }
+}
+
+/// The typed CMCD columns of one request. Numbers are in the key's unit (kbps, ms, counts).
+#[derive(Debug, Clone, Default, PartialEq)]
+#[allow(missing_docs)] // each field is the CMCD key of the same name (token_core::cmcd::key)
+pub struct Cmcd {
+    pub br: Option<i64>,
+    pub bl: Option<i64>,
+    pub bs: Option<bool>,
+    pub cid: Option<String>,
+    pub d: Option<i64>,
+    pub dl: Option<i64>,
+    pub mtp: Option<i64>,
+    pub nor: Option<String>,
+    pub nrr: Option<String>,
+    pub ot: Option<ObjectType>,
+    pub pr: Option<f64>,
+    pub rtp: Option<i64>,
+    pub sf: Option<StreamingFormat>,
+    pub sid: Option<String>,
+    pub st: Option<StreamType>,
+    pub su: Option<bool>,
+    pub tb: Option<i64>,
+    pub v: Option<i64>,
+    pub pt: Option<i64>,
+    pub sta: Option<PlayerState>,
+    pub ltc: Option<i64>,
+    pub msd: Option<i64>,
+    pub bsa: Option<i64>,
+    pub bsd: Option<i64>,
+    pub bsda: Option<i64>,
+    pub pb: Option<i64>,
+    pub sn: Option<i64>,
+    pub ec: Option<String>,
+    pub dfa: Option<i64>,
+    /// The payload as decoded from the transport: the percent-decoded query value, or the
+    /// `CMCD-*` header values joined by `,`.
+    pub raw: Option<String>,
+    /// Where the values came from; `None` when the request carried no CMCD.
+    pub origin: Option<Origin>,
+    /// Code of the error that rejected the payload as a whole (`syntax`, `too_large`, …).
+    pub error: Option<&'static str>,
+    /// Keys dropped for a wrong type or value, plus unreadable `cmcd-*` cells.
+    pub dropped: i64,
+    /// Non-conforming input accepted by the lenient decoder.
+    pub lenient: i64,
+    /// `cs-headers` was truncated by CloudFront.
+    pub headers_truncated: bool,
+}
+
+impl Cmcd {
+    /// Whether the request is a media object (`ot` is a, v or av).
+    pub fn is_media(&self) -> bool {
+        matches!(self.ot, Some(ObjectType::Audio | ObjectType::Video | ObjectType::Muxed))
+    }
+
+    /// Whether the request is video (`ot` is v or av): the rows bitrate metrics use.
+    pub fn is_video(&self) -> bool {
+        matches!(self.ot, Some(ObjectType::Video | ObjectType::Muxed))
+    }
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn pick(samples: Option<&Samples>, ot: Option<ObjectType>) -> Option<i64> {
+    let s = samples?;
+    ot.and_then(|o| s.iter().find(|m| m.object == Some(o)).map(|m| m.value))
+        .or_else(|| s.first())
+        .map(to_i64)
+}
+
+/// The CMCD of one record (see the module docs for the rules).
+pub fn extract(fields: &FieldSet, record: &Record<'_>) -> Cmcd {
+    let mut out = Cmcd::default();
+    let (report, origin) = decode_payload(record, &mut out);
+    if let Some(r) = &report {
+        fill_from_report(r, &mut out);
+    }
+    let cells = apply_cells(fields, record, &mut out);
+    out.origin = match (cells, origin) {
+        (true, Some(Origin::Query)) => Some(Origin::CellsAndQuery),
+        (true, Some(Origin::Headers)) => Some(Origin::CellsAndHeaders),
+        (true, _) => Some(Origin::Cells),
+        (false, o) => o,
+    };
+    out
+}
+
+fn decode_payload(record: &Record<'_>, out: &mut Cmcd) -> (Option<Report>, Option<Origin>) {
+    let mut headers: Vec<(&str, &str)> = Vec::new();
+    if let Some(block) = record.text(Field::CsHeaders) {
+        let mut lines: Vec<&str> = block.split('\n').collect();
+        let encoded_len = encoded_len(block);
+        let counted = record.int(Field::CsHeadersCount);
+        let truncated = encoded_len >= HEADERS_TRUNCATION_LEN
+            || counted.is_some_and(|n| usize::try_from(n).is_ok_and(|n| n > lines.len()));
+        if truncated {
+            out.headers_truncated = true;
+            lines.pop();
+        }
+        headers = lines
+            .into_iter()
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim(), v.trim_matches([' ', '\t'])))
+            .filter(|(n, _)| {
+                n.len() > 5 && n.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("cmcd-"))
+            })
+            .collect();
+    }
+    if !headers.is_empty() {
+        out.raw = Some(headers.iter().map(|(_, v)| *v).collect::<Vec<_>>().join(","));
+        return match cmcd::decode_headers(headers, Policy::Lenient) {
+            Ok(r) => (Some(r), Some(Origin::Headers)),
+            Err(e) => {
+                out.error = Some(e.code());
+                (None, Some(Origin::Headers))
+            }
+        };
+    }
+    let query = record
+        .text(Field::CsUriQuery)
+        .or_else(|| record.text(Field::CsUriStem).and_then(|s| s.split_once('?').map(|(_, q)| q)));
+    let Some(query) = query else { return (None, None) };
+    let Some(raw) = cmcd::transport::query_payload(query) else { return (None, None) };
+    out.raw = Some(crate::line::percent_decode(&raw.replace('+', " ")).into_owned());
+    match cmcd::decode_query(query, Policy::Lenient) {
+        Ok(r) => (Some(r), Some(Origin::Query)),
+        Err(e) => {
+            out.error = Some(e.code());
+            (None, Some(Origin::Query))
+        }
+    }
+}
+
+fn encoded_len(decoded: &str) -> usize {
+    decoded
+        .bytes()
+        .map(|b| if b <= 32 || b >= 127 || b"<>\"#%{}|\\^~[]`'-".contains(&b) { 3 } else { 1 })
+        .sum()
+}
+
+fn fill_from_report(r: &Report, out: &mut Cmcd) {
+    let ot = r.ot();
+    out.ot = ot;
+    out.br = pick(r.br(), ot);
+    out.bl = pick(r.bl(), ot);
+    out.bs = r.bs();
+    out.cid = r.cid().map(str::to_owned);
+    out.d = r.d().map(to_i64);
+    out.dl = r.dl().map(to_i64);
+    out.mtp = pick(r.mtp(), ot);
+    out.nor = r.nor().and_then(|n| n.first()).map(|n| n.url.clone());
+    out.nrr = r.nrr().map(str::to_owned);
+    out.pr = r.pr().map(|d| d.to_f64());
+    out.rtp = r.rtp().map(to_i64);
+    out.sf = r.sf();
+    out.sid = r.sid().map(str::to_owned);
+    out.st = r.st();
+    out.su = r.su();
+    out.tb = pick(r.tb(), ot);
+    out.v = r.v().map(to_i64);
+    out.pt = r.pt().map(to_i64);
+    out.sta = r.sta();
+    out.ltc = r.ltc().map(to_i64);
+    out.msd = r.msd().map(to_i64);
+    out.bsa = pick(r.bsa(), ot);
+    out.bsd = r.bsd().map(|s| s.iter().fold(0i64, |acc, m| acc.saturating_add(to_i64(m.value))));
+    out.bsda = pick(r.bsda(), ot);
+    out.pb = pick(r.pb(), ot);
+    out.sn = r.sn().map(to_i64);
+    out.ec = r.ec().map(|codes| codes.join(","));
+    out.dfa = r.dfa().map(to_i64);
+    out.dropped = i64::try_from(r.dropped().len()).unwrap_or(i64::MAX);
+    out.lenient = i64::from(r.leniencies().total());
+}
+
+/// Applies the `cmcd-*` cells; returns whether any cell supplied a value.
+fn apply_cells(fields: &FieldSet, record: &Record<'_>, out: &mut Cmcd) -> bool {
+    if !fields.contains(Field::CmcdSessionId) && !fields.contains(Field::CmcdObjectType) {
+        // Fast path for the common configurations; the loop below handles any subset.
+        if !fields.fields().iter().any(|f| f.kind() == crate::field::Kind::Cmcd) {
+            return false;
+        }
+    }
+    // `ot` first: list cells pick the member tagged with it.
+    let mut any = false;
+    if let Some(cell) = record.text(Field::CmcdObjectType) {
+        match ObjectType::from_token(unquote(cell).as_str()) {
+            Some(ot) => {
+                out.ot = Some(ot);
+                any = true;
+            }
+            None => out.dropped += 1,
+        }
+    }
+    let ot = out.ot;
+    macro_rules! cell {
+        ($field:ident, $slot:expr, $parse:expr) => {
+            if let Some(text) = record.text(Field::$field) {
+                match $parse(text) {
+                    Some(v) => {
+                        $slot = Some(v);
+                        any = true;
+                    }
+                    None => out.dropped += 1,
+                }
+            }
+        };
+    }
+    let num = |t: &str| cell_number(t, ot);
+    cell!(CmcdEncodedBitrate, out.br, num);
+    cell!(CmcdBufferLength, out.bl, num);
+    cell!(CmcdBufferStarvation, out.bs, cell_bool);
+    cell!(CmcdContentId, out.cid, |t: &str| Some(unquote(t)));
+    cell!(CmcdObjectDuration, out.d, num);
+    cell!(CmcdDeadline, out.dl, num);
+    cell!(CmcdMeasuredThroughput, out.mtp, num);
+    cell!(CmcdNextObjectRequest, out.nor, |t: &str| Some(unquote(t)));
+    cell!(CmcdNextRangeRequest, out.nrr, |t: &str| Some(unquote(t)));
+    cell!(CmcdPlaybackRate, out.pr, |t: &str| unquote(t)
+        .parse::<f64>()
+        .ok()
+        .filter(|p| p.is_finite() && *p >= 0.0));
+    cell!(CmcdRequestedMaximumThroughput, out.rtp, num);
+    cell!(CmcdStreamingFormat, out.sf, |t: &str| StreamingFormat::from_token(&unquote(t)));
+    cell!(CmcdSessionId, out.sid, |t: &str| Some(unquote(t)));
+    cell!(CmcdStreamType, out.st, |t: &str| StreamType::from_token(&unquote(t)));
+    cell!(CmcdStartup, out.su, cell_bool);
+    cell!(CmcdTopBitrate, out.tb, num);
+    cell!(CmcdVersion, out.v, |t: &str| cell_number(t, None)
+        .filter(|v| u64::try_from(*v).ok().and_then(Version::from_number).is_some()));
+    any
+}
+
+/// Strips one pair of surrounding double quotes and undoes `\"` and `\\`.
+fn unquote(text: &str) -> String {
+    match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(inner) => inner.replace("\\\"", "\"").replace("\\\\", "\\"),
+        None => text.to_owned(),
+    }
+}
+
+fn cell_bool(text: &str) -> Option<bool> {
+    match text.trim() {
+        "1" | "?1" => Some(true),
+        "0" | "?0" => Some(false),
+        t if t.eq_ignore_ascii_case("true") => Some(true),
+        t if t.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
+/// A non-negative number cell: an integer, a decimal (rounded half up) or an inner list
+/// `(5000;v 320;a)` (the member tagged with `ot`, else the first).
+fn cell_number(text: &str, ot: Option<ObjectType>) -> Option<i64> {
+    let text = text.trim();
+    if let Some(inner) = text.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
+        let members: Vec<(Option<i64>, Vec<&str>)> = inner
+            .split_whitespace()
+            .map(|m| {
+                let mut parts = m.split(';');
+                let value = parts.next().and_then(scalar_number);
+                (value, parts.collect())
+            })
+            .collect();
+        let tagged = ot.and_then(|o| {
+            members.iter().find(|(_, params)| {
+                params.iter().any(|p| *p == o.as_str() || p.strip_prefix("ot=") == Some(o.as_str()))
+            })
+        });
+        return tagged.or_else(|| members.first()).and_then(|(v, _)| *v);
+    }
+    scalar_number(text)
+}
+
+fn scalar_number(text: &str) -> Option<i64> {
+    if let Ok(n) = text.parse::<i64>() {
+        return (n >= 0).then_some(n);
+    }
+    let f: f64 = text.parse().ok()?;
+    #[allow(clippy::cast_possible_truncation)] // range-checked just before
+    (0.0..9.0e15).contains(&f).then(|| f.round() as i64)
+}
+
+/// The SMD session id of a token path (`/<sid>.<jwt>/…`, reference: the token format of
+/// `token_core::token`): the first path segment must be `<sid>.<header>.<payload>.<signature>`
+/// with a session id of 1–200 characters from `A-Z a-z 0-9 _ - ~` and base64url JWT parts.
+/// `None` for paths without a session token.
+pub fn smd_session_id(uri_stem: &str) -> Option<&str> {
+    let path = uri_stem.split(['?', '#']).next()?;
+    let path = match path.find("://") {
+        Some(i) => path.get(i + 3..).and_then(|rest| rest.find('/').and_then(|j| rest.get(j..)))?,
+        None => path,
+    };
+    let segment = path.strip_prefix('/')?.split('/').next()?;
+    let mut parts = segment.split('.');
+    let (sid, h, p, s) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let sid_ok = (1..=200).contains(&sid.len())
+        && sid.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-~".contains(&b));
+    let b64 = |t: &str| {
+        !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    (sid_ok && b64(h) && b64(p) && b64(s)).then_some(sid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells() {
+        assert_eq!(cell_number("3200", None), Some(3200));
+        assert_eq!(cell_number("1.5", None), Some(2));
+        assert_eq!(cell_number("(5000;v 320;a)", Some(ObjectType::Audio)), Some(320));
+        assert_eq!(cell_number("(5000;v 320;a)", None), Some(5000));
+        assert_eq!(cell_number("(5000;ot=v 320;ot=a)", Some(ObjectType::Audio)), Some(320));
+        assert_eq!(cell_number("-5", None), None);
+        assert_eq!(cell_number("x", None), None);
+        assert_eq!(cell_bool("?1"), Some(true));
+        assert_eq!(cell_bool("FALSE"), Some(false));
+        assert_eq!(cell_bool("yes"), None);
+        assert_eq!(unquote(r#""a\"b""#), "a\"b");
+        assert_eq!(unquote("plain"), "plain");
+    }
+
+    #[test]
+    fn session_ids() {
+        assert_eq!(smd_session_id("/AbC123.eyJh.eyJi.c2ln/out/v1/index.m3u8"), Some("AbC123"));
+        assert_eq!(smd_session_id("https://d1.cloudfront.net/s_1.a.b.c/x?y=1"), Some("s_1"));
+        assert_eq!(smd_session_id("/eyJh.eyJi.c2ln/out/index.m3u8"), None);
+        assert_eq!(smd_session_id("/vod/bbb/seg.m4s"), None);
+        assert_eq!(smd_session_id("/a.b.c.d.e/x"), None);
+        assert_eq!(smd_session_id("/a%20.b.c.d/x"), None);
+        assert_eq!(smd_session_id(""), None);
+    }
+}

@@ -1,0 +1,422 @@
+//! One CloudFront real-time log line ⇄ a typed [`Record`]: the parser and, next to it, the
+//! writer, so that writing a record and parsing the line gives the record back.
+//!
+//! # Line format (reference `cmcd.md` §4.1, §4.4)
+//!
+//! - One record per line, cells separated by TAB, in the canonical order of the configured
+//!   [`FieldSet`]; a trailing LF or CRLF is ignored.
+//! - `-` is null. An empty cell is the empty string.
+//! - `timestamp` is epoch seconds with an optional fraction (`1714650000.123`), kept to the
+//!   millisecond; the seconds fields (`time-taken`, `time-to-first-byte`, `origin-fbl`,
+//!   `origin-lbl`) likewise. More than three fraction digits are rounded half up to the
+//!   millisecond. The writer prints exactly three digits.
+//! - BIGINT fields are non-negative decimal integers (≤ 18 digits).
+//! - The header-derived text fields (`cs-user-agent`, `cs-referer`, `cs-cookie`, `cs-headers`,
+//!   `cs-header-names`) are percent-encoded by CloudFront (`cs-headers` uses `%0A` between
+//!   `name:value` pairs, §4.1) and are stored decoded; the writer encodes them again. Which
+//!   fields CloudFront encodes beyond `cs-headers` is inferred from the standard-log encoding
+//!   table (§4.5). `cs-uri-stem` and `cs-uri-query` are kept exactly as logged: they are
+//!   URLs whose own percent-encoding the CMCD decoder undoes.
+//!
+//! # Quarantine
+//!
+//! A line is never trusted: its length is capped ([`MAX_LINE_LEN`]), its cell count must equal
+//! the configuration's, and every typed cell must parse. Anything else is a [`Reason`].
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use crate::error::{Error, Reason};
+use crate::field::{FIELD_COUNT, Field, FieldSet, Kind};
+
+/// Longest accepted line, in bytes (CloudFront caps a record at about 1 KB of configured
+/// fields plus three 800-byte header fields and long URLs; 64 KiB leaves room for all).
+pub const MAX_LINE_LEN: usize = 64 * 1024;
+
+/// Latest accepted timestamp: 2100-01-01T00:00:00Z, in milliseconds.
+pub const MAX_TIMESTAMP_MS: i64 = 4_102_444_800_000;
+
+/// One typed cell.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Cell<'a> {
+    /// `-`, or a field the configuration does not log.
+    #[default]
+    Null,
+    /// Text (decoded for [`Kind::EncodedText`]; raw for `cmcd-*` cells).
+    Text(Cow<'a, str>),
+    /// A BIGINT field.
+    Int(i64),
+    /// `timestamp` (epoch ms) or a seconds field (ms).
+    Millis(i64),
+}
+
+impl Cell<'_> {
+    /// The text, if any.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Self::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The integer, if any.
+    pub fn int(&self) -> Option<i64> {
+        match self {
+            Self::Int(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// The milliseconds, if any.
+    pub fn millis(&self) -> Option<i64> {
+        match self {
+            Self::Millis(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// A copy that owns its text.
+    pub fn into_owned(self) -> Cell<'static> {
+        match self {
+            Self::Null => Cell::Null,
+            Self::Text(t) => Cell::Text(Cow::Owned(t.into_owned())),
+            Self::Int(n) => Cell::Int(n),
+            Self::Millis(n) => Cell::Millis(n),
+        }
+    }
+}
+
+/// A typed log record: one [`Cell`] per field of the registry (null where not configured).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record<'a> {
+    cells: [Cell<'a>; FIELD_COUNT],
+}
+
+impl Default for Record<'_> {
+    fn default() -> Self {
+        Self { cells: std::array::from_fn(|_| Cell::Null) }
+    }
+}
+
+impl<'a> Record<'a> {
+    /// An all-null record with the given timestamp.
+    pub fn new(timestamp_ms: i64) -> Self {
+        let mut r = Self::default();
+        r.set(Field::Timestamp, Cell::Millis(timestamp_ms));
+        r
+    }
+
+    /// The cell of `field`.
+    pub fn get(&self, field: Field) -> &Cell<'a> {
+        // `Field` discriminants are < FIELD_COUNT by construction.
+        self.cells.get(field.index()).unwrap_or(&Cell::Null)
+    }
+
+    /// Sets the cell of `field`.
+    pub fn set(&mut self, field: Field, cell: Cell<'a>) {
+        if let Some(slot) = self.cells.get_mut(field.index()) {
+            *slot = cell;
+        }
+    }
+
+    /// Builder form of [`Record::set`].
+    #[must_use]
+    pub fn with(mut self, field: Field, cell: Cell<'a>) -> Self {
+        self.set(field, cell);
+        self
+    }
+
+    /// Text of `field`.
+    pub fn text(&self, field: Field) -> Option<&str> {
+        self.get(field).text()
+    }
+
+    /// Integer of `field`.
+    pub fn int(&self, field: Field) -> Option<i64> {
+        self.get(field).int()
+    }
+
+    /// Milliseconds of `field` (`timestamp` or a seconds field).
+    pub fn millis(&self, field: Field) -> Option<i64> {
+        self.get(field).millis()
+    }
+
+    /// The timestamp in epoch milliseconds (always present in a parsed record).
+    pub fn timestamp_ms(&self) -> i64 {
+        self.millis(Field::Timestamp).unwrap_or(0)
+    }
+
+    /// A copy that owns its text.
+    pub fn into_owned(self) -> Record<'static> {
+        Record { cells: self.cells.map(Cell::into_owned) }
+    }
+}
+
+/// Parses one line (without or with its trailing LF/CRLF) against the configured fields.
+///
+/// # Errors
+///
+/// The [`Reason`] the line is quarantined for.
+///
+/// # Examples
+///
+/// ```
+/// use cmcd_ingest::field::{Field, FieldSet};
+/// use cmcd_ingest::line;
+///
+/// // Any order in the configuration; cells come in canonical order.
+/// let fields = FieldSet::parse_names("timestamp,sc-status,cs-user-agent,time-taken")?;
+/// let r = line::parse(&fields, b"1714650000.123\t200\t0.412\tcurl/8.0%20x\n").unwrap();
+/// assert_eq!(r.timestamp_ms(), 1_714_650_000_123);
+/// assert_eq!(r.int(Field::ScStatus), Some(200));
+/// assert_eq!(r.text(Field::CsUserAgent), Some("curl/8.0 x"));
+/// assert_eq!(r.millis(Field::TimeTaken), Some(412));
+/// assert_eq!(line::parse(&fields, b"1714650000.123\t200").unwrap_err().code(), "field_count");
+/// # Ok::<(), cmcd_ingest::Error>(())
+/// ```
+pub fn parse<'a>(fields: &FieldSet, line: &'a [u8]) -> Result<Record<'a>, Reason> {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.len() > MAX_LINE_LEN {
+        return Err(Reason::TooLong);
+    }
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Err(Reason::Empty);
+    }
+    if line.iter().filter(|&&b| b == b'\t').count() + 1 != fields.len() {
+        return Err(Reason::FieldCount);
+    }
+    let line = std::str::from_utf8(line).map_err(|_| Reason::BadUtf8)?;
+    let mut record = Record::default();
+    let mut cells = line.split('\t');
+    for &field in fields.fields() {
+        let raw = cells.next().ok_or(Reason::FieldCount)?;
+        record.set(field, parse_cell(field, raw)?);
+    }
+    if cells.next().is_some() {
+        return Err(Reason::FieldCount);
+    }
+    if record.millis(Field::Timestamp).is_none() {
+        return Err(Reason::BadTimestamp);
+    }
+    Ok(record)
+}
+
+fn parse_cell(field: Field, raw: &str) -> Result<Cell<'_>, Reason> {
+    if raw == "-" {
+        return Ok(Cell::Null);
+    }
+    Ok(match field.kind() {
+        Kind::Timestamp => Cell::Millis(
+            parse_millis(raw).filter(|&ms| ms <= MAX_TIMESTAMP_MS).ok_or(Reason::BadTimestamp)?,
+        ),
+        Kind::Seconds => Cell::Millis(parse_millis(raw).ok_or(Reason::BadNumber)?),
+        Kind::Integer => Cell::Int(parse_int(raw).ok_or(Reason::BadNumber)?),
+        Kind::Text | Kind::Cmcd => Cell::Text(Cow::Borrowed(raw)),
+        Kind::EncodedText => Cell::Text(percent_decode(raw)),
+    })
+}
+
+/// A non-negative decimal integer of at most 18 digits.
+fn parse_int(s: &str) -> Option<i64> {
+    if s.is_empty() || s.len() > 18 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// `seconds[.fraction]` → milliseconds, the fraction rounded half up to three digits.
+pub(crate) fn parse_millis(s: &str) -> Option<i64> {
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if whole.is_empty() || whole.len() > 12 || !whole.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if s.contains('.') && (frac.is_empty() || frac.len() > 9) {
+        return None;
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let secs: i64 = whole.parse().ok()?;
+    let mut ms = 0i64;
+    let digits = frac.as_bytes();
+    for i in 0..3 {
+        ms = ms * 10 + digits.get(i).map_or(0, |d| i64::from(d - b'0'));
+    }
+    if digits.get(3).is_some_and(|d| *d >= b'5') {
+        ms += 1;
+    }
+    secs.checked_mul(1000)?.checked_add(ms)
+}
+
+/// Percent-decodes `%XX` sequences (a `%` without two hex digits stays as is; `+` stays `+`).
+/// Invalid UTF-8 after decoding is replaced with U+FFFD.
+pub fn percent_decode(s: &str) -> Cow<'_, str> {
+    if !s.contains('%') {
+        return Cow::Borrowed(s);
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%'
+            && let (Some(h), Some(l)) = (
+                bytes.get(i + 1).and_then(|c| (*c as char).to_digit(16)),
+                bytes.get(i + 2).and_then(|c| (*c as char).to_digit(16)),
+            )
+        {
+            #[allow(clippy::cast_possible_truncation)] // two hex digits fit a byte
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    match String::from_utf8(out) {
+        Ok(s) => Cow::Owned(s),
+        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
+}
+
+/// Percent-encodes what CloudFront encodes in log fields: bytes 0–32, 127 and above, and
+/// `< > " # % { } | \ ^ ~ [ ] ` ' -` (`-` so that a value `-` is not read as null; the other
+/// characters are the reference's §4.5 table).
+pub fn percent_encode(s: &str, out: &mut String) {
+    for &b in s.as_bytes() {
+        if b <= 32 || b >= 127 || b"<>\"#%{}|\\^~[]`'-".contains(&b) {
+            let _ = write!(out, "%{b:02X}");
+        } else {
+            out.push(char::from(b));
+        }
+    }
+}
+
+/// Writes `record` as one line (without the trailing LF) for `fields`: the inverse of
+/// [`parse`].
+///
+/// # Errors
+///
+/// [`Error::Unrepresentable`] when a value cannot be logged so that it parses back: a cell of
+/// the wrong kind for its field, a negative number, a missing timestamp, or text in a field
+/// CloudFront does not encode that contains TAB, CR or LF, or equals `-`.
+///
+/// # Examples
+///
+/// ```
+/// use std::borrow::Cow;
+/// use cmcd_ingest::field::{Field, FieldSet};
+/// use cmcd_ingest::line::{self, Cell, Record};
+///
+/// let fields = FieldSet::parse_names("timestamp,sc-status,cs-user-agent")?;
+/// let record = Record::new(1_714_650_000_123)
+///     .with(Field::ScStatus, Cell::Int(206))
+///     .with(Field::CsUserAgent, Cell::Text(Cow::Borrowed("Player 1.0")));
+/// let text = line::write(&fields, &record)?;
+/// assert_eq!(text, "1714650000.123\t206\tPlayer%201.0");
+/// assert_eq!(line::parse(&fields, text.as_bytes()).unwrap(), record);
+/// # Ok::<(), cmcd_ingest::Error>(())
+/// ```
+pub fn write(fields: &FieldSet, record: &Record<'_>) -> Result<String, Error> {
+    let mut out = String::with_capacity(256);
+    write_into(fields, record, &mut out)?;
+    Ok(out)
+}
+
+/// [`write()`] appending to `out` (no trailing LF); on error `out` may hold part of the line.
+///
+/// # Errors
+///
+/// As [`write()`].
+pub fn write_into(fields: &FieldSet, record: &Record<'_>, out: &mut String) -> Result<(), Error> {
+    for (i, &field) in fields.fields().iter().enumerate() {
+        if i > 0 {
+            out.push('\t');
+        }
+        let bad = |value: String| Error::Unrepresentable { field: field.name(), value };
+        match (field.kind(), record.get(field)) {
+            (Kind::Timestamp, Cell::Null) => return Err(bad("null timestamp".into())),
+            (_, Cell::Null) => out.push('-'),
+            (Kind::Timestamp | Kind::Seconds, Cell::Millis(ms)) if *ms >= 0 => {
+                if field == Field::Timestamp && *ms > MAX_TIMESTAMP_MS {
+                    return Err(bad(ms.to_string()));
+                }
+                let _ = write!(out, "{}.{:03}", ms / 1000, ms % 1000);
+            }
+            (Kind::Integer, Cell::Int(n)) if *n >= 0 => {
+                let _ = write!(out, "{n}");
+            }
+            (Kind::EncodedText, Cell::Text(t)) => percent_encode(t, out),
+            (Kind::Text | Kind::Cmcd, Cell::Text(t)) => {
+                if t.as_ref() == "-" || t.contains(['\t', '\r', '\n']) {
+                    return Err(bad(t.to_string()));
+                }
+                out.push_str(t);
+            }
+            (_, other) => return Err(bad(format!("{other:?}"))),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn millis() {
+        assert_eq!(parse_millis("1714650000.123"), Some(1_714_650_000_123));
+        assert_eq!(parse_millis("0.002"), Some(2));
+        assert_eq!(parse_millis("1.5"), Some(1500));
+        assert_eq!(parse_millis("7"), Some(7000));
+        assert_eq!(parse_millis("0.0015"), Some(2));
+        assert_eq!(parse_millis("0.0014"), Some(1));
+        for bad in ["", ".5", "1.", "-1", "1e3", "1.2.3", " 1", "0x1", "1.1234567890"] {
+            assert_eq!(parse_millis(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn encoding_round_trips() {
+        for s in ["a b", "-", "100%", "x\ny", "é", "host:a\nuser-agent:b c"] {
+            let mut enc = String::new();
+            percent_encode(s, &mut enc);
+            assert!(!enc.contains(['\t', '\n', ' ']));
+            assert_eq!(percent_decode(&enc), s);
+        }
+    }
+
+    #[test]
+    fn writer_refuses_what_cannot_round_trip() {
+        let fields = FieldSet::parse_names("timestamp,c-ip,sc-status").unwrap();
+        let r = Record::new(1000).with(Field::CIp, Cell::Text("a\tb".into()));
+        assert_eq!(write(&fields, &r).unwrap_err().code(), "unrepresentable");
+        let r = Record::new(1000).with(Field::ScStatus, Cell::Text("x".into()));
+        assert!(write(&fields, &r).is_err());
+        let r = Record::new(1000).with(Field::ScStatus, Cell::Int(-1));
+        assert!(write(&fields, &r).is_err());
+        assert!(write(&fields, &Record::default()).is_err());
+    }
+
+    #[test]
+    fn quarantine_reasons() {
+        let fields = FieldSet::parse_names("timestamp,sc-status,time-taken").unwrap();
+        let cases: &[(&[u8], Reason)] = &[
+            (b"", Reason::Empty),
+            (b"  \r\n", Reason::Empty),
+            (b"1.0\t200", Reason::FieldCount),
+            (b"1.0\t200\t0.1\t-", Reason::FieldCount),
+            (b"-\t200\t0.1", Reason::BadTimestamp),
+            (b"abc\t200\t0.1", Reason::BadTimestamp),
+            (b"9999999999.0\t200\t0.1", Reason::BadTimestamp),
+            (b"1.0\t2x0\t0.1", Reason::BadNumber),
+            (b"1.0\t200\t-0.1", Reason::BadNumber),
+            (b"1.0\t\xff\t0.1", Reason::BadUtf8),
+        ];
+        for (line, reason) in cases {
+            assert_eq!(parse(&fields, line), Err(*reason), "{}", String::from_utf8_lossy(line));
+        }
+        let long = format!("1.0\t200\t{}", "1".repeat(MAX_LINE_LEN));
+        assert_eq!(parse(&fields, long.as_bytes()), Err(Reason::TooLong));
+    }
+}

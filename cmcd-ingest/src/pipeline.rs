@@ -1,0 +1,357 @@
+//! The ingest pipeline: lines → [`Request`]s → `requests` row groups per partition, `sessions`
+//! per closed hour, quarantined lines — encoded by an [`Encoder`] and stored in a [`Sink`].
+//!
+//! Memory is bounded by the buffers, not by the input: each open partition holds at most one
+//! row group of rows (`row_group_rows`) plus its file being written (rolled at `file_bytes`),
+//! at most `max_open_partitions` partitions are open (the least recently used one is closed
+//! first), and the session aggregator holds only the open hours.
+
+use std::collections::BTreeMap;
+
+use crate::batch::Batch;
+use crate::error::{Error, Reason};
+use crate::field::FieldSet;
+use crate::partition::{BatchId, Partition};
+use crate::request::Request;
+use crate::schema::{self, Table};
+use crate::session::{Aggregator, SessionBatch};
+use crate::sink::{EncodedFile, Encoder, LineBatch, Sink};
+
+/// Pipeline settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Rows per row group (default 65,536).
+    pub row_group_rows: usize,
+    /// A file is finished once it holds this many bytes (default 128 MiB).
+    pub file_bytes: u64,
+    /// Partitions with open files at most (default 4).
+    pub max_open_partitions: usize,
+    /// Allowed lateness of rows for the session aggregator (default 10 minutes).
+    pub lateness_ms: i64,
+    /// A quarantine object is finished at this size (default 16 MiB).
+    pub quarantine_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            row_group_rows: 65_536,
+            file_bytes: 128 * 1024 * 1024,
+            max_open_partitions: 4,
+            lateness_ms: crate::session::DEFAULT_LATENESS_MS,
+            quarantine_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// Where a line came from.
+#[derive(Debug, Clone, Copy)]
+pub enum Position<'a> {
+    /// Line `number` (1-based) of the input named `source`.
+    Line {
+        /// The source name.
+        source: &'a str,
+        /// The line number.
+        number: u64,
+    },
+    /// A stream record: `shard` and its `sequence` number.
+    Record {
+        /// The shard id.
+        shard: &'a str,
+        /// The sequence number.
+        sequence: &'a str,
+    },
+}
+
+impl Position<'_> {
+    /// The batch id of an object whose first row is this line.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadName`] for names that cannot be object-name segments.
+    pub fn batch_id(&self) -> Result<BatchId, Error> {
+        match *self {
+            Self::Line { source, number } => BatchId::line(source, number),
+            Self::Record { shard, sequence } => BatchId::new(shard, sequence),
+        }
+    }
+}
+
+/// Counters of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Lines read.
+    pub lines: u64,
+    /// Bytes read (without line ends).
+    pub bytes: u64,
+    /// Rows written to `requests`.
+    pub rows: u64,
+    /// Quarantined lines by reason code.
+    pub quarantined: BTreeMap<&'static str, u64>,
+    /// Rows whose request carried CMCD.
+    pub cmcd_rows: u64,
+    /// Rows whose CMCD payload was rejected as a whole.
+    pub cmcd_errors: u64,
+    /// Rows whose `cs-headers` was truncated.
+    pub headers_truncated: u64,
+    /// Rows with an SMD session id.
+    pub smd_rows: u64,
+    /// Rows written to `sessions`.
+    pub session_rows: u64,
+    /// Rows too late for their hour's sessions.
+    pub late_rows: u64,
+    /// Objects written per table (`requests`, `sessions`, `quarantine`).
+    pub objects: BTreeMap<&'static str, u64>,
+    /// Bytes written per table.
+    pub object_bytes: BTreeMap<&'static str, u64>,
+}
+
+impl Stats {
+    /// All quarantined lines.
+    pub fn quarantined_total(&self) -> u64 {
+        self.quarantined.values().sum()
+    }
+}
+
+struct OpenPartition<F> {
+    rows: Batch,
+    file: Option<(BatchId, F)>,
+    /// Batch id of the first row of the file being filled (or of the buffered rows).
+    first: Option<BatchId>,
+    last_use: u64,
+}
+
+/// The pipeline (see the module docs).
+pub struct Pipeline<E: Encoder, S: Sink> {
+    fields: FieldSet,
+    config: Config,
+    encoder: E,
+    sink: S,
+    open: BTreeMap<Partition, OpenPartition<E::File>>,
+    aggregator: Aggregator,
+    /// First line of each hour with sessions, naming its `sessions` object.
+    session_ids: BTreeMap<Partition, BatchId>,
+    quarantine: String,
+    quarantine_first: Option<BatchId>,
+    tick: u64,
+    stats: Stats,
+    written: Vec<String>,
+}
+
+impl<E: Encoder, S: Sink> std::fmt::Debug for Pipeline<E, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline").field("stats", &self.stats).finish_non_exhaustive()
+    }
+}
+
+impl<E: Encoder, S: Sink> Pipeline<E, S> {
+    /// A pipeline for lines of `fields`.
+    pub fn new(fields: FieldSet, config: Config, encoder: E, sink: S) -> Self {
+        let aggregator = Aggregator::new(config.lateness_ms);
+        Self {
+            fields,
+            config,
+            encoder,
+            sink,
+            open: BTreeMap::new(),
+            aggregator,
+            session_ids: BTreeMap::new(),
+            quarantine: String::new(),
+            quarantine_first: None,
+            tick: 0,
+            stats: Stats::default(),
+            written: Vec::new(),
+        }
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Keys of the objects written so far, in write order.
+    pub fn written(&self) -> &[String] {
+        &self.written
+    }
+
+    /// Pushes every line of a batch.
+    ///
+    /// # Errors
+    ///
+    /// Encoder and sink errors (bad lines are quarantined, not errors).
+    pub fn push_batch(&mut self, batch: &LineBatch) -> Result<(), Error> {
+        for (number, line) in batch.lines() {
+            self.push(line, Position::Line { source: &batch.source, number })?;
+        }
+        Ok(())
+    }
+
+    /// Pushes one line.
+    ///
+    /// # Errors
+    ///
+    /// Encoder and sink errors (bad lines are quarantined, not errors).
+    pub fn push(&mut self, line: &[u8], at: Position<'_>) -> Result<(), Error> {
+        self.stats.lines += 1;
+        self.stats.bytes += line.len() as u64;
+        let request = match Request::parse(&self.fields, line) {
+            Ok(r) => r,
+            Err(reason) => return self.quarantine(line, reason, at),
+        };
+        self.stats.rows += 1;
+        let c = &request.cmcd;
+        self.stats.cmcd_rows += u64::from(c.origin.is_some());
+        self.stats.cmcd_errors += u64::from(c.error.is_some());
+        self.stats.headers_truncated += u64::from(c.headers_truncated);
+        self.stats.smd_rows += u64::from(request.smd_session_id.is_some());
+
+        let p = request.partition();
+        if request.cmcd.sid.is_some() && !self.session_ids.contains_key(&p) {
+            self.session_ids.insert(p, at.batch_id()?);
+        }
+        self.aggregator.push(&request);
+
+        self.tick += 1;
+        if !self.open.contains_key(&p) {
+            self.make_room()?;
+        }
+        let rows = self.config.row_group_rows;
+        let part = self.open.entry(p).or_insert_with(|| OpenPartition {
+            rows: Batch::new(schema::requests(), rows.min(4096)),
+            file: None,
+            first: None,
+            last_use: 0,
+        });
+        part.last_use = self.tick;
+        if part.first.is_none() {
+            part.first = Some(at.batch_id()?);
+        }
+        part.rows.push_row(|col| request.datum(col.source));
+        if part.rows.len() >= rows {
+            self.flush_rows(p, false)?;
+        }
+        if self.aggregator.has_closable() {
+            for batch in self.aggregator.drain_closed() {
+                self.write_sessions(batch)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn quarantine(&mut self, line: &[u8], reason: Reason, at: Position<'_>) -> Result<(), Error> {
+        *self.stats.quarantined.entry(reason.code()).or_default() += 1;
+        if self.quarantine_first.is_none() {
+            self.quarantine_first = Some(at.batch_id()?);
+        }
+        let (source, position) = match at {
+            Position::Line { source, number } => (source.to_owned(), number.to_string()),
+            Position::Record { shard, sequence } => (shard.to_owned(), sequence.to_owned()),
+        };
+        let record = serde_json::json!({
+            "reason": reason.code(),
+            "source": source,
+            "position": position,
+            "line": String::from_utf8_lossy(line),
+        });
+        self.quarantine.push_str(&record.to_string());
+        self.quarantine.push('\n');
+        if self.quarantine.len() >= self.config.quarantine_bytes {
+            self.flush_quarantine()?;
+        }
+        Ok(())
+    }
+
+    fn flush_quarantine(&mut self) -> Result<(), Error> {
+        let Some(id) = self.quarantine_first.take() else { return Ok(()) };
+        let key = id.object_key("quarantine", None, "jsonl");
+        let bytes = std::mem::take(&mut self.quarantine).into_bytes();
+        self.put("quarantine", key, bytes)
+    }
+
+    fn put(&mut self, table: &'static str, key: String, bytes: Vec<u8>) -> Result<(), Error> {
+        *self.stats.objects.entry(table).or_default() += 1;
+        *self.stats.object_bytes.entry(table).or_default() += bytes.len() as u64;
+        self.sink.put(&key, bytes)?;
+        self.written.push(key);
+        Ok(())
+    }
+
+    /// Closes least recently used partitions until one more may open.
+    fn make_room(&mut self) -> Result<(), Error> {
+        while self.open.len() >= self.config.max_open_partitions.max(1) {
+            let Some(oldest) = self.open.iter().min_by_key(|(_, o)| o.last_use).map(|(p, _)| *p)
+            else {
+                break;
+            };
+            self.flush_rows(oldest, true)?;
+            self.open.remove(&oldest);
+        }
+        Ok(())
+    }
+
+    /// Writes the buffered rows of `p` as a row group; finishes the file when it is full or
+    /// when `close`.
+    fn flush_rows(&mut self, p: Partition, close: bool) -> Result<(), Error> {
+        let ext = self.encoder.extension();
+        let Some(part) = self.open.get_mut(&p) else { return Ok(()) };
+        if !part.rows.is_empty() {
+            if part.file.is_none() {
+                let Some(id) = part.first.clone() else { return Ok(()) };
+                part.file = Some((id, self.encoder.create(schema::requests())?));
+            }
+            if let Some((_, file)) = part.file.as_mut() {
+                file.write(&part.rows)?;
+            }
+            part.rows = Batch::new(schema::requests(), self.config.row_group_rows.min(65_536));
+        }
+        let full = part.file.as_ref().is_some_and(|(_, f)| f.bytes() >= self.config.file_bytes);
+        if (full || close)
+            && let Some((id, file)) = part.file.take()
+        {
+            part.first = None;
+            let bytes = file.finish()?;
+            let key = id.object_key("requests", Some(p), ext);
+            self.put("requests", key, bytes)?;
+        }
+        Ok(())
+    }
+
+    fn write_sessions(&mut self, batch: SessionBatch) -> Result<(), Error> {
+        let p = batch.partition;
+        let Some(id) = self.session_ids.remove(&p) else { return Ok(()) };
+        if batch.rows.is_empty() {
+            return Ok(());
+        }
+        let table: &'static Table = schema::sessions();
+        let mut file = self.encoder.create(table)?;
+        for chunk in batch.rows.chunks(self.config.row_group_rows.max(1)) {
+            let mut b = Batch::new(table, chunk.len());
+            for row in chunk {
+                b.push_row(|col| row.datum(col.source));
+            }
+            file.write(&b)?;
+        }
+        self.stats.session_rows += batch.rows.len() as u64;
+        let key = id.object_key("sessions", Some(p), self.encoder.extension());
+        self.put("sessions", key, file.finish()?)
+    }
+
+    /// Flushes everything and returns the counters and the sink.
+    ///
+    /// # Errors
+    ///
+    /// Encoder and sink errors.
+    pub fn finish(mut self) -> Result<(Stats, S), Error> {
+        let parts: Vec<Partition> = self.open.keys().copied().collect();
+        for p in parts {
+            self.flush_rows(p, true)?;
+        }
+        self.open.clear();
+        for batch in self.aggregator.finish() {
+            self.write_sessions(batch)?;
+        }
+        self.flush_quarantine()?;
+        self.stats.late_rows = self.aggregator.late_rows();
+        Ok((self.stats, self.sink))
+    }
+}
