@@ -204,6 +204,13 @@ fn serves_validates_logs_and_answers_cors() {
     assert_eq!(escape.status, 403, "strict rejects the escape before the origin");
     server.stop();
 
+    // Every line reads back through the ingest parser (the writer's own counterpart).
+    let text = std::fs::read_to_string(dir.join("edge.log")).unwrap();
+    let fields = cmcd_ingest::field::FieldSet::all();
+    for line in text.lines() {
+        let record = cmcd_ingest::line::parse(&fields, line.as_bytes()).unwrap();
+        assert!(record.timestamp_ms() > 1_700_000_000_000);
+    }
     let lines = log_lines(&dir);
     assert_eq!(lines.len(), 5);
     for line in &lines {
@@ -215,7 +222,7 @@ fn serves_validates_logs_and_answers_cors() {
     let first = &lines[0];
     assert_eq!(first[4], "200");
     assert!(first[9].ends_with("/out/v1/index.m3u8"));
-    assert_eq!(first[17], "test-player/1.0");
+    assert_eq!(cmcd_ingest::line::percent_decode(&first[17]), "test-player/1.0");
     assert_eq!(first[46], "-", "no CMCD on the playlist request");
     let seg = &lines[1];
     assert_eq!(seg[4], "206");

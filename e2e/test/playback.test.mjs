@@ -1,7 +1,8 @@
 // A real player end to end: hls.js (npm) in Debian's Chromium, driven by playwright-core, plays a
 // signed HLS stream (real H.264/AAC segments made by ffmpeg) through `smd-cli edge serve`.
 // Asserts playback passes 5 s, no media request was rejected, the edge's real-time log holds
-// hls.js's CMCD (sid, br, bl, ot), and that an expired token is refused on the first request.
+// hls.js's CMCD (sid, br, bl, ot), ingest puts that session into the Parquet lake, and an expired
+// token is refused on the first request.
 //
 // Needs: /usr/bin/chromium and ffmpeg (Debian), this directory's npm packages, and the smd-cli
 // binary (SMD_CLI or target/debug/smd-cli). scripts/test.sh installs all of them.
@@ -140,6 +141,16 @@ test('hls.js plays a signed stream through the edge and reports CMCD', async () 
     assert.ok(segments.some((f) => f[55] === 'v' || f[55] === 'av'), `ot=v/av on segments: ${show}`);
     assert.ok(ours.some((f) => f[55] === 'm'), `ot=m on playlists: ${show}`);
     assert.ok(ours.every((f) => f[4] === '200' || f[4] === '206'), 'every request of the session accepted');
+
+    // And ingest puts that session into the lake.
+    const lake = path.join(work, 'lake');
+    execFileSync(cli, ['ingest', 'file', '--input', path.join(work, 'edge.log'), '--fields', 'all', '--out', lake], { stdio: 'ignore' });
+    const result = JSON.parse(execFileSync(cli, ['query', '--json', '--lake', lake,
+      `SELECT cmcd_sid, requests, cmcd_cid FROM sessions WHERE cmcd_sid = '${SESSION}'`], { encoding: 'utf8' }));
+    assert.equal(result.rows.length, 1, JSON.stringify(result));
+    assert.equal(result.rows[0][0], SESSION);
+    assert.ok(result.rows[0][1] >= 4, `session requests in the lake: ${result.rows[0][1]}`);
+    assert.equal(result.rows[0][2], 'e2e-content');
   } finally {
     ({ child: edge, base: edgeBase } = await startEdge());
   }

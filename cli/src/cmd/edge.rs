@@ -257,7 +257,7 @@ fn serve(args: &ServeArgs, json: bool) -> anyhow::Result<ExitCode> {
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         Origin::Live(std::sync::Arc::new(live::LoopChannel::new("/live/", start, 2, 6)))
     } else if args.origin.starts_with("http://") || args.origin.starts_with("https://") {
-        Origin::Url(proxy::HttpOrigin::new(&args.origin)?)
+        Origin::Url(Box::new(proxy::HttpOrigin::new(&args.origin)?))
     } else {
         let dir = PathBuf::from(&args.origin);
         anyhow::ensure!(
@@ -268,9 +268,9 @@ fn serve(args: &ServeArgs, json: bool) -> anyhow::Result<ExitCode> {
         Origin::Dir(dir)
     };
     let fields = if args.log_fields.is_empty() {
-        log::ALL_FIELDS.iter().map(|f| (*f).to_owned()).collect()
+        cmcd_ingest::field::FieldSet::all()
     } else {
-        log::canonical_fields(&args.log_fields)?
+        cmcd_ingest::field::FieldSet::parse_names(&args.log_fields.join(","))?
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {

@@ -31,7 +31,8 @@ pub(crate) struct FileArgs {
     /// Log files to read, `-` for standard input.
     #[arg(long = "input", required = true, num_args = 1..)]
     inputs: Vec<PathBuf>,
-    /// The comma-separated field names of the real-time log configuration (any order).
+    /// The comma-separated field names of the real-time log configuration (any order), or
+    /// `all` for every field (what `smd-cli edge serve` writes by default).
     #[arg(long, conflicts_with = "log_config")]
     fields: Option<String>,
     /// The real-time log configuration JSON (`aws cloudfront get-realtime-log-config` output).
@@ -56,6 +57,7 @@ pub(crate) fn run(cmd: IngestCommand, json: bool) -> anyhow::Result<ExitCode> {
 
 fn field_set(args: &FileArgs) -> anyhow::Result<FieldSet> {
     match (&args.fields, &args.log_config) {
+        (Some(names), _) if names.trim() == "all" => Ok(FieldSet::all()),
         (Some(names), _) => Ok(FieldSet::parse_names(names)?),
         (None, Some(path)) => {
             let text = crate::support::read_text(path)?;

@@ -13,6 +13,7 @@ pub(crate) mod logs;
 #[cfg(feature = "ingest")]
 pub(crate) mod query;
 pub(crate) mod quickstart;
+mod quickstart_lake;
 #[cfg(feature = "ingest")]
 pub(crate) mod report;
 pub(crate) mod revoke;

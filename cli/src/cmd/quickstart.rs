@@ -192,7 +192,16 @@ pub(crate) fn run(args: QuickstartArgs, json: bool) -> anyhow::Result<ExitCode> 
             load.rejections_by_code
         ),
     );
-    let all_ok = token_checks_ok && edge_ok;
+
+    // Part 3: the log into the lake, QoE numbers, the report.
+    let lake = super::quickstart_lake::run(
+        &log_path,
+        &args.dir.join("lake"),
+        &args.dir.join("report.html"),
+    )?;
+    let lake_ok = lake.json["sessions"].as_f64().is_some_and(|n| n > 0.0);
+    progress(json, &lake.text);
+    let all_ok = token_checks_ok && edge_ok && lake_ok;
     if json {
         print_json(&json!({
             "ok": all_ok,
@@ -202,6 +211,7 @@ pub(crate) fn run(args: QuickstartArgs, json: bool) -> anyhow::Result<ExitCode> 
             "signed_url": url,
             "checks": steps.iter().map(|s| json!({"check": s.what, "expected": s.expect, "got": s.got})).collect::<Vec<_>>(),
             "edge": load,
+            "lake": lake.json,
             "edge_log": log_path.display().to_string(),
         }))?;
     } else {
@@ -222,7 +232,7 @@ pub(crate) fn run(args: QuickstartArgs, json: bool) -> anyhow::Result<ExitCode> 
         );
         println!();
         println!(
-            "Files in {}: keys.json (secret, mode 600), revoked.json, waf-rule-group.json, edge.log (CloudFront real-time log)",
+            "Files in {}: keys.json (secret, mode 600), revoked.json, waf-rule-group.json, edge.log (CloudFront real-time log), lake/ (Parquet), report.html",
             args.dir.display()
         );
         println!(

@@ -7,113 +7,27 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use cmcd_ingest::field::{Field, FieldSet, Kind};
+use cmcd_ingest::line::{self, Cell, Record};
 use hyper::{Method, Response};
 use token_core::cmcd::{self, Policy, Report};
 use tokio::sync::mpsc;
 
 use super::Body;
 
-/// Every CloudFront real-time log field, in the order CloudFront writes them.
-pub(crate) const ALL_FIELDS: [&str; 69] = [
-    "timestamp",
-    "c-ip",
-    "s-ip",
-    "time-to-first-byte",
-    "sc-status",
-    "sc-bytes",
-    "cs-method",
-    "cs-protocol",
-    "cs-host",
-    "cs-uri-stem",
-    "cs-bytes",
-    "x-edge-location",
-    "x-edge-request-id",
-    "x-host-header",
-    "time-taken",
-    "cs-protocol-version",
-    "c-ip-version",
-    "cs-user-agent",
-    "cs-referer",
-    "cs-cookie",
-    "cs-uri-query",
-    "x-edge-response-result-type",
-    "x-forwarded-for",
-    "ssl-protocol",
-    "ssl-cipher",
-    "x-edge-result-type",
-    "fle-encrypted-fields",
-    "fle-status",
-    "sc-content-type",
-    "sc-content-len",
-    "sc-range-start",
-    "sc-range-end",
-    "c-port",
-    "x-edge-detailed-result-type",
-    "c-country",
-    "cs-accept-encoding",
-    "cs-accept",
-    "cache-behavior-path-pattern",
-    "cs-headers",
-    "cs-header-names",
-    "cs-headers-count",
-    "primary-distribution-id",
-    "primary-distribution-dns-name",
-    "origin-fbl",
-    "origin-lbl",
-    "asn",
-    "cmcd-encoded-bitrate",
-    "cmcd-buffer-length",
-    "cmcd-buffer-starvation",
-    "cmcd-content-id",
-    "cmcd-object-duration",
-    "cmcd-deadline",
-    "cmcd-measured-throughput",
-    "cmcd-next-object-request",
-    "cmcd-next-range-request",
-    "cmcd-object-type",
-    "cmcd-playback-rate",
-    "cmcd-requested-maximum-throughput",
-    "cmcd-streaming-format",
-    "cmcd-session-id",
-    "cmcd-stream-type",
-    "cmcd-startup",
-    "cmcd-top-bitrate",
-    "cmcd-version",
-    "r-host",
-    "sr-reason",
-    "x-edge-mqcs",
-    "distribution-tenant-id",
-    "connection-id",
-];
-
-/// Sorts a configured field list into canonical order; unknown names are an error.
-pub(crate) fn canonical_fields(names: &[String]) -> anyhow::Result<Vec<String>> {
-    for n in names {
-        anyhow::ensure!(
-            ALL_FIELDS.contains(&n.as_str()),
-            "unknown CloudFront real-time log field {n:?}"
-        );
-    }
-    Ok(ALL_FIELDS
-        .iter()
-        .filter(|f| names.iter().any(|n| n == *f))
-        .map(|f| (*f).to_owned())
-        .collect())
-}
-
 /// Where log lines go.
 #[derive(Debug, Clone)]
 pub(crate) struct LogSink {
     tx: mpsc::UnboundedSender<String>,
-    fields: std::sync::Arc<Vec<String>>,
+    fields: std::sync::Arc<FieldSet>,
 }
 
 impl LogSink {
-    /// Starts a writer task appending lines to `path` (`-` = stdout) with the given field list
-    /// (CloudFront field names; written in canonical order whatever order they are given in).
+    /// Starts a writer task appending lines to `path` (`-` = stdout) with the given fields
+    /// (written in CloudFront's canonical order).
     pub(crate) fn start(
         path: &Path,
-        fields: Vec<String>,
+        fields: FieldSet,
     ) -> anyhow::Result<(Self, tokio::task::JoinHandle<()>)> {
         let mut out: Box<dyn std::io::Write + Send> = if path == Path::new("-") {
             Box::new(std::io::stdout())
@@ -296,52 +210,36 @@ impl RequestLog {
         Some(v)
     }
 
-    /// The line for `fields` (canonical order), newline-terminated.
-    pub(crate) fn to_line(&self, fields: &[String]) -> String {
+    /// The line for `fields` (canonical order), newline-terminated, written by the ingest
+    /// crate's line writer — the same module whose parser reads it back.
+    pub(crate) fn to_line(&self, fields: &FieldSet) -> String {
         let headers: Vec<(&str, &str)> =
             self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let cmcd =
             cmcd::decode_request(self.query.as_deref().unwrap_or(""), headers, Policy::Lenient)
                 .ok();
-        let mut line = String::with_capacity(512);
-        for (i, name) in fields.iter().enumerate() {
-            if i > 0 {
-                line.push('\t');
+        let millis = i64::try_from(self.wall.as_millis()).unwrap_or(i64::MAX);
+        let mut record = Record::new(millis);
+        for &field in fields.fields() {
+            if field == Field::Timestamp {
+                continue;
             }
-            match self.field(name, cmcd.as_ref()) {
-                Some(v) if !v.is_empty() => push_cell(&mut line, name, &v),
-                _ => line.push('-'),
-            }
+            let Some(value) = self.field(field.name(), cmcd.as_ref()) else { continue };
+            let cell = match field.kind() {
+                Kind::Integer => value.parse().map_or(Cell::Null, Cell::Int),
+                Kind::Seconds | Kind::Timestamp => value
+                    .parse::<f64>()
+                    .map_or(Cell::Null, |s| Cell::Millis((s * 1000.0).round() as i64)),
+                Kind::EncodedText => Cell::Text(value.into()),
+                // Raw cells cannot hold the separators; `-` alone would read back as null.
+                _ if value == "-" || value.is_empty() => Cell::Null,
+                _ => Cell::Text(value.replace(['\t', '\r', '\n'], " ").into()),
+            };
+            record.set(field, cell);
         }
-        line.push('\n');
-        line
-    }
-}
-
-/// CloudFront URL-encodes header-derived fields; every cell is kept free of tabs and newlines.
-fn push_cell(line: &mut String, name: &str, value: &str) {
-    let encode_all = matches!(
-        name,
-        "cs-user-agent"
-            | "cs-referer"
-            | "cs-cookie"
-            | "cs-headers"
-            | "cs-header-names"
-            | "cs-accept"
-            | "cs-accept-encoding"
-    );
-    for b in value.bytes() {
-        let escape = !(0x21..0x7f).contains(&b)
-            || (encode_all
-                && matches!(
-                    b,
-                    b'%' | b'"' | b'\\' | b'<' | b'>' | b'{' | b'}' | b'|' | b'^' | b'`'
-                ));
-        if escape {
-            line.push_str(&format!("%{b:02X}"));
-        } else {
-            line.push(char::from(b));
-        }
+        let mut out = line::write(fields, &record).unwrap_or_default();
+        out.push('\n');
+        out
     }
 }
 
@@ -350,7 +248,7 @@ fn truncate(s: &str, max: usize) -> String {
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    s[..end].to_owned()
+    s.get(..end).unwrap_or_default().to_owned()
 }
 
 /// The cell CloudFront writes for a `cmcd-*` field: the v1 value (first member of a v2 list),

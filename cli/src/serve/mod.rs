@@ -36,7 +36,7 @@ pub(crate) enum Origin {
     /// Files under a directory (content types, byte ranges).
     Dir(PathBuf),
     /// An HTTP origin (`http://host:port/prefix`).
-    Url(proxy::HttpOrigin),
+    Url(Box<proxy::HttpOrigin>),
     /// The built-in live loop channel (rolling HLS playlists over a synthetic segment set).
     Live(Arc<live::LoopChannel>),
 }

@@ -63,16 +63,16 @@ pub(crate) async fn run(
     report
 }
 
-/// A deterministic mix of `n` players: bandwidth profiles from 1 to 12 Mbps (a few starved),
-/// every third player on CMCD v2 headers, the rest v1 query; one in twenty with an expired token
-/// and one in twenty-five with a tampered one (when `with_bad_tokens`).
+/// A deterministic mix of `n` players: bandwidth profiles from 330 kbps (starved) to 12 Mbps,
+/// every third player on CMCD v2 headers, the rest v1 query; with `with_bad_tokens`, one in
+/// twelve with an expired token and one in twelve with a tampered one.
 pub(crate) fn mix(n: usize, with_bad_tokens: bool) -> Vec<PlayerSpec> {
     (0..n)
         .map(|i| {
             let token = match i {
                 _ if !with_bad_tokens => TokenKind::Valid,
-                i if i % 20 == 19 => TokenKind::Expired,
-                i if i % 25 == 24 => TokenKind::Tampered,
+                i if i % 12 == 7 => TokenKind::Expired,
+                i if i % 12 == 11 => TokenKind::Tampered,
                 _ => TokenKind::Valid,
             };
             PlayerSpec {

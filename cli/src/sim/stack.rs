@@ -43,7 +43,7 @@ pub(crate) fn run(
         // Start the channel a minute in the past so players find a full window at once.
         let channel =
             live::LoopChannel::new("/live/", start.saturating_sub(Duration::from_secs(60)), 2, 6);
-        let fields = log::ALL_FIELDS.iter().map(|f| (*f).to_owned()).collect();
+        let fields = cmcd_ingest::field::FieldSet::all();
         let (sink, writer) = log::LogSink::start(log_path, fields)
             .with_context(|| format!("opening {}", log_path.display()))?;
         let edge = Arc::new(Edge::new(

@@ -162,11 +162,42 @@ def test_generated(ddl):
         print(f"ok generated: {n} rows in {parts} partitions, {s} session rows")
 
 
+def test_quickstart(ddl):
+    """`smd-cli quickstart` (the README's first command, shortened) leaves a lake that passes the
+    same checks: Athena types, partitions from the timestamp, sessions consistent with requests."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        report = json.loads(run("--json", "quickstart", "--dir", str(tmp), "--players", "8", "--duration", "8s"))
+        assert report["ok"], report
+        lake = tmp / "lake"
+        assert report["lake"]["rows"] == report["edge"]["edge_requests"], report
+        con = duckdb.connect()
+        req = str(lake / "requests" / "*" / "*" / "*.parquet")
+        ses = str(lake / "sessions" / "*" / "*" / "*.parquet")
+        n, = con.execute(f"select count(*) from read_parquet('{req}', hive_partitioning=true)").fetchone()
+        assert n == report["lake"]["rows"], (n, report["lake"])
+        for f in (lake / "requests").glob("*/*/*.parquet"):
+            check_types(f, ddl["requests"])
+        for f in (lake / "sessions").glob("*/*/*.parquet"):
+            check_types(f, ddl["sessions"])
+        s, = con.execute(f"select count(*) from read_parquet('{ses}', hive_partitioning=true)").fetchone()
+        assert s == report["lake"]["session_rows"] and s >= 8, (s, report["lake"])
+        # every simulated player's session is there, with the token session id joined in
+        sids, tokens = con.execute(
+            f"select count(distinct cmcd_sid), count(distinct smd_session_id) from read_parquet('{req}', hive_partitioning=true) "
+            "where cmcd_sid like 'sim-%'"
+        ).fetchone()
+        assert sids >= 6 and tokens >= 6, (sids, tokens)
+        assert (tmp / "report.html").read_text().lstrip().lower().startswith("<!doctype html")
+        print(f"ok quickstart: {n} rows, {s} session rows")
+
+
 def main():
     ddl = ddl_columns()
     test_golden("cells", ddl)
     test_golden("transports", ddl)
     test_generated(ddl)
+    test_quickstart(ddl)
     print("all lake checks passed")
 
 
