@@ -6,7 +6,8 @@
 #   - the wasm32-unknown-unknown Rust target (token-core must build for it)
 #   - wasm-bindgen-cli (crates.io, the version in Cargo.lock) and wasm-opt (npm binaryen),
 #     through scripts/build-edge.sh, for the Lambda@Edge package tests
-#   - the npm packages of edge-wasm/js (npm ci)
+#   - the npm packages of edge-wasm/js and e2e (npm ci)
+#   - Debian's chromium and ffmpeg, for the browser end-to-end test (apt-get; needs root or sudo)
 #   - a Python virtual environment in .venv with requirements-test.txt (pyarrow, DuckDB) for the
 #     independent Parquet readers of cmcd-ingest/tests/py
 set -euo pipefail
@@ -18,6 +19,20 @@ step "Installing test prerequisites"
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
+missing_debs=()
+command -v chromium >/dev/null 2>&1 || missing_debs+=(chromium)
+command -v ffmpeg >/dev/null 2>&1 || missing_debs+=(ffmpeg)
+if [ ${#missing_debs[@]} -gt 0 ]; then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  if ! "${sudo_cmd[@]}" apt-get install -y -q "${missing_debs[@]}" >/dev/null; then
+    "${sudo_cmd[@]}" apt-get update -q >/dev/null && "${sudo_cmd[@]}" apt-get install -y -q "${missing_debs[@]}" >/dev/null || {
+      echo "cannot install ${missing_debs[*]} with apt-get; the browser test needs them (it is not skipped)" >&2
+      exit 1
+    }
+  fi
+fi
+(cd e2e && npm ci --no-audit --no-fund >/dev/null)
 
 step "cargo test (workspace, all features)"
 cargo test --workspace --all-features --locked
@@ -46,6 +61,9 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 cargo build -p smd-cli --locked
 SMD_CLI="$PWD/target/debug/smd-cli" .venv/bin/python cmcd-ingest/tests/py/test_lake.py
+
+step "Browser end to end: hls.js in Chromium through edge serve"
+(cd e2e && SMD_CLI="$PWD/../target/debug/smd-cli" node --test)
 
 step "Fuzz targets compile (stable check; run them with cargo +nightly fuzz)"
 cargo check --manifest-path fuzz/Cargo.toml --locked

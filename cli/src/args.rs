@@ -27,19 +27,15 @@ pub(crate) enum Command {
     /// Create, rotate and show signing keys (SMD's key format).
     #[command(subcommand)]
     Keys(cmd::keys::KeysCommand),
-    /// Sign a playback URL.
     Sign(Box<cmd::sign::SignArgs>),
-    /// Verify a request's token as the edge would.
     Verify(Box<cmd::verify::VerifyArgs>),
-    /// Decode a token without verifying it.
     Inspect(cmd::inspect::InspectArgs),
     /// Revoke playback sessions and export the AWS WAF rule group.
     #[command(subcommand)]
     Revoke(cmd::revoke::RevokeCommand),
-    /// The token check at the edge: build the Lambda@Edge package.
+    /// The token check at the edge: Lambda@Edge package, local edge server, load test.
     #[command(subcommand)]
     Edge(cmd::edge::EdgeCommand),
-    /// Run the whole token workflow on embedded defaults (no AWS account needed).
     Quickstart(cmd::quickstart::QuickstartArgs),
     /// Decode, encode and validate Common Media Client Data (CTA-5004 v1 and v2).
     #[command(subcommand)]

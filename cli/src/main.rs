@@ -5,6 +5,8 @@
 
 mod args;
 mod cmd;
+mod serve;
+mod sim;
 mod support;
 
 use std::process::ExitCode;

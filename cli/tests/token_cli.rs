@@ -349,7 +349,9 @@ fn inspect_rejects_garbage() {
 #[test]
 fn quickstart_runs_the_whole_workflow() {
     let dir = scratch();
-    let out = run(bin().args(["quickstart", "--json", "--dir"]).arg(dir.join("qs")));
+    let out = run(bin()
+        .args(["quickstart", "--json", "--players", "4", "--duration", "4s", "--dir"])
+        .arg(dir.join("qs")));
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(report["ok"], true);
@@ -358,7 +360,9 @@ fn quickstart_runs_the_whole_workflow() {
     for c in checks {
         assert_eq!(c["got"], c["expected"], "{c}");
     }
-    for file in ["keys.json", "revoked.json", "waf-rule-group.json"] {
+    assert_eq!(report["edge"]["sim"]["unexpected_rejections"], 0);
+    assert!(report["edge"]["edge_requests"].as_u64().unwrap() > 10);
+    for file in ["keys.json", "revoked.json", "waf-rule-group.json", "edge.log"] {
         assert!(dir.join("qs").join(file).is_file(), "{file}");
     }
 }

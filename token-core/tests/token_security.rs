@@ -452,3 +452,38 @@ proptest! {
         prop_assert!(strict().verify(&req, now).is_err(), "accepted a token with byte {i} flipped: {uri}");
     }
 }
+
+/// Bound values longer than the verifier's 1 KiB stack buffer take the heap path and still bind.
+#[test]
+fn long_bound_values_still_bind() {
+    let long = "L".repeat(3000);
+    let policy = TokenPolicy {
+        ssn: true,
+        headers: vec!["user-agent".into(), "referer".into()],
+        paths: vec!["/out/".into()],
+        exp: "+1h".into(),
+        ..Default::default()
+    };
+    let viewer = ViewerAttributes {
+        session_id: Some("sessLONG0001".into()),
+        headers: vec![("user-agent".into(), long.clone()), ("referer".into(), "r".into())],
+        ..Default::default()
+    };
+    let now = UnixTime::from_secs(NOW);
+    let uri = sign(&policy, &viewer, None, keys().primary(), now, &mut |_| {})
+        .unwrap()
+        .to_url("/out/a.m3u8");
+    let ok = [("user-agent", long.as_str()), ("referer", "r")];
+    assert!(
+        strict().verify(&Request { uri: &uri, headers: &ok, ..Default::default() }, now).is_ok()
+    );
+    let changed = long.replacen('L', "M", 1);
+    let bad = [("user-agent", changed.as_str()), ("referer", "r")];
+    assert_eq!(
+        strict()
+            .verify(&Request { uri: &uri, headers: &bad, ..Default::default() }, now)
+            .unwrap_err()
+            .code(),
+        "binding_mismatch"
+    );
+}

@@ -603,20 +603,25 @@ fn value_text(value: &Value) -> String {
     }
 }
 
+/// A member as it follows `key=` on the wire (`?1` for a bare key).
+fn member_text(member: &Member<'_>) -> String {
+    let text = sf::serialize_member(member).unwrap_or_default();
+    match text.strip_prefix('=') {
+        Some(value) => value.to_owned(),
+        None => format!("?1{text}"),
+    }
+}
+
 fn write_report_text(report: &Report, out: &mut impl std::io::Write) -> anyhow::Result<()> {
     writeln!(out, "{:<8} {}", "version", report.version().number())?;
     for (key, value) in report.iter() {
         writeln!(out, "{:<8} {}", key.name(), value_text(value))?;
     }
     for (name, member) in report.custom() {
-        writeln!(out, "{name:<8} {}  (custom)", sf::serialize_member(member).unwrap_or_default())?;
+        writeln!(out, "{name:<8} {}  (custom)", member_text(member))?;
     }
     for (name, member) in report.unknown() {
-        writeln!(
-            out,
-            "{name:<8} {}  (unknown, ignored)",
-            sf::serialize_member(member).unwrap_or_default()
-        )?;
+        writeln!(out, "{name:<8} {}  (unknown, ignored)", member_text(member))?;
     }
     for d in report.dropped() {
         writeln!(out, "dropped  {}: {} ({})", d.key(), d.reason(), d.reason().code())?;

@@ -11,6 +11,7 @@ use token_core::token::RevocationList;
 
 use super::verify::ProfileArg;
 use crate::support::{load_keys, print_json, read_text, write_atomic};
+use token_core::token::Profile;
 
 /// Lambda@Edge caps a viewer-request function's zip at 1 MB.
 const VIEWER_ZIP_LIMIT: u64 = 1024 * 1024;
@@ -28,6 +29,76 @@ pub(crate) enum EdgeCommand {
     /// holds secret keys; it is written readable by the owner only. Handler setting:
     /// `index.handler`, runtime Node.js 20 or later.
     Package(PackageArgs),
+    /// Run a local edge: the token check in front of an origin, CloudFront-style logs, CORS.
+    ///
+    /// Validates the path token with the same token-core code the Lambda@Edge package runs, strips
+    /// it, serves the origin, answers 401/403 on rejection and writes one CloudFront real-time log
+    /// line per request (canonical field order, `-` for empty, cmcd-* fields from the request's
+    /// CMCD) that `smd-cli ingest` reads unchanged.
+    ///
+    /// Examples:
+    ///   smd-cli edge serve --origin ./media --keys keys.json --log edge.log
+    ///   smd-cli edge serve --origin live --keys keys.json --log -      # built-in live loop channel
+    #[command(verbatim_doc_comment)]
+    Serve(ServeArgs),
+    /// Load-test the local edge: N simulated players on the live loop channel for a while.
+    ///
+    /// Reports requests/s, token validation latency (p50, p99) and rejections by code; exits 1
+    /// if any player with a valid token was rejected.
+    Load(LoadArgs),
+}
+
+/// `edge load` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct LoadArgs {
+    /// Key-set file; when absent (and $SMD_KEYS unset) a throwaway key is generated.
+    #[arg(long, value_name = "FILE")]
+    keys: Option<PathBuf>,
+    /// Concurrent players.
+    #[arg(long, default_value_t = 50)]
+    players: usize,
+    /// How long to play: 60s, 2m, …
+    #[arg(long, default_value = "60s")]
+    duration: String,
+    /// Include players with expired and tampered tokens.
+    #[arg(long)]
+    bad_tokens: bool,
+    /// Real-time log output (default: a file in the system temp directory, removed afterwards).
+    #[arg(long, value_name = "FILE")]
+    log: Option<PathBuf>,
+}
+
+/// `edge serve` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The origin: a directory, an http:// URL, or `live` for the built-in live loop channel
+    /// (HLS under /live/: master.m3u8 over a 4-rung ladder, 2 s segments).
+    #[arg(long, value_name = "DIR|URL|live")]
+    origin: String,
+    /// Key-set file; when absent the key set is read from $SMD_KEYS.
+    #[arg(long, value_name = "FILE")]
+    keys: Option<PathBuf>,
+    /// Address to listen on (loopback by default).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// Validation rules.
+    #[arg(long, value_enum, default_value_t = ProfileArg::Strict)]
+    profile: ProfileArg,
+    /// Revocation list.
+    #[arg(long, value_name = "FILE")]
+    revoked: Option<PathBuf>,
+    /// Clock leeway in seconds (strict profile).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    leeway: u32,
+    /// HTTP status for rejected tokens (revoked sessions always get 403).
+    #[arg(long, value_name = "STATUS", value_enum, default_value_t = RejectStatus::Forbidden)]
+    reject_status: RejectStatus,
+    /// Where to write real-time log lines: a file (appended) or `-` for stdout.
+    #[arg(long, value_name = "FILE|-")]
+    log: Option<PathBuf>,
+    /// Comma-separated CloudFront field names to log (default: all 69, canonical order).
+    #[arg(long, value_name = "FIELDS", value_delimiter = ',')]
+    log_fields: Vec<String>,
 }
 
 /// The status a rejected token gets.
@@ -80,6 +151,8 @@ pub(crate) struct PackageArgs {
 pub(crate) fn run(cmd: EdgeCommand, json: bool) -> anyhow::Result<ExitCode> {
     match cmd {
         EdgeCommand::Package(args) => package(&args, json),
+        EdgeCommand::Serve(args) => serve(&args, json),
+        EdgeCommand::Load(args) => load(&args, json),
     }
 }
 
@@ -103,7 +176,7 @@ fn package(args: &PackageArgs, json: bool) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let profile: token_core::token::Profile = args.profile.into();
+    let profile: Profile = args.profile.into();
     let config = json!({
         "keys": keys_json,
         "revoked": revoked,
@@ -162,4 +235,139 @@ fn package(args: &PackageArgs, json: bool) -> anyhow::Result<ExitCode> {
 
 fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+fn serve(args: &ServeArgs, json: bool) -> anyhow::Result<ExitCode> {
+    use crate::serve::{Edge, Origin, live, log, proxy};
+
+    let keys = load_keys(args.keys.as_deref())?;
+    let options = token_core::token::VerifyOptions {
+        profile: args.profile.into(),
+        leeway_secs: args.leeway,
+        ..Default::default()
+    };
+    let mut verifier = token_core::token::Verifier::new(keys).with_options(options);
+    if let Some(path) = &args.revoked {
+        let list = RevocationList::from_json(&read_text(path)?)
+            .with_context(|| format!("{} is not a revocation list", path.display()))?;
+        verifier = verifier.with_revocations(list);
+    }
+    let origin = if args.origin == "live" {
+        let start =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        Origin::Live(std::sync::Arc::new(live::LoopChannel::new("/live/", start, 2, 6)))
+    } else if args.origin.starts_with("http://") || args.origin.starts_with("https://") {
+        Origin::Url(proxy::HttpOrigin::new(&args.origin)?)
+    } else {
+        let dir = PathBuf::from(&args.origin);
+        anyhow::ensure!(
+            dir.is_dir(),
+            "origin {} is not a directory (or an http:// URL, or `live`)",
+            dir.display()
+        );
+        Origin::Dir(dir)
+    };
+    let fields = if args.log_fields.is_empty() {
+        log::ALL_FIELDS.iter().map(|f| (*f).to_owned()).collect()
+    } else {
+        log::canonical_fields(&args.log_fields)?
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let (sink, writer) = match &args.log {
+            Some(path) => {
+                let (sink, handle) = log::LogSink::start(path, fields)?;
+                (Some(sink), Some(handle))
+            }
+            None => (None, None),
+        };
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        let status = hyper::StatusCode::from_u16(args.reject_status.code())?;
+        let edge = std::sync::Arc::new(Edge::new(verifier, origin, sink, status));
+        if json {
+            print_json(&json!({"listening": format!("http://{addr}"), "profile": Profile::from(args.profile).name()}))?;
+        } else {
+            eprintln!("edge listening on http://{addr} (profile {}); Ctrl-C stops", Profile::from(args.profile).name());
+        }
+        let shutdown = shutdown_signal();
+        crate::serve::serve(listener, std::sync::Arc::clone(&edge), shutdown).await?;
+        drop(edge);
+        if let Some(handle) = writer {
+            // Open keep-alive connections hold the log sender; give them a moment to finish.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), handle).await;
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn load(args: &LoadArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let keys = if args.keys.is_some() || std::env::var_os(crate::support::KEYS_ENV).is_some() {
+        load_keys(args.keys.as_deref())?
+    } else {
+        let mut random = zeroize::Zeroizing::new([0u8; token_core::token::KEY_ENTROPY_BYTES]);
+        crate::support::fill_random(random.as_mut());
+        token_core::token::KeySet::generate(crate::support::now(None), random.as_slice())?
+    };
+    let duration =
+        std::time::Duration::from_secs(crate::support::parse_duration_secs(&args.duration)? as u64);
+    let temp_log = std::env::temp_dir().join(format!("smd-edge-load-{}.log", std::process::id()));
+    let log_path = args.log.clone().unwrap_or_else(|| temp_log.clone());
+    let progress: Option<crate::sim::stack::Progress> =
+        if json { None } else { Some(std::sync::Arc::new(|line: &str| eprintln!("{line}"))) };
+    if !json {
+        eprintln!("{} players for {}s against the local edge…", args.players, duration.as_secs());
+    }
+    let report = crate::sim::stack::run(
+        &keys,
+        args.players,
+        duration,
+        &log_path,
+        args.bad_tokens,
+        progress,
+    )?;
+    if args.log.is_none() {
+        let _ = std::fs::remove_file(&temp_log);
+    }
+    if json {
+        print_json(&serde_json::to_value(&report)?)?;
+    } else {
+        println!(
+            "requests            {} ({:.0}/s)",
+            report.edge_requests, report.requests_per_second
+        );
+        println!(
+            "validation latency  p50 {} µs, p99 {} µs",
+            report.validation_p50_us.unwrap_or(0),
+            report.validation_p99_us.unwrap_or(0)
+        );
+        println!("rebuffers           {}", report.sim.rebuffers);
+        println!("rejections          {:?}", report.rejections_by_code);
+        println!("unexpected          {}", report.sim.unexpected_rejections);
+    }
+    Ok(if report.sim.unexpected_rejections == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -18,16 +18,27 @@ use crate::support::{self, print_json, write_atomic};
 const DEMO_URL: &str = "https://d111111abcdef8.cloudfront.net/out/v1/demo/index.m3u8";
 const DEMO_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) quickstart-player/1.0";
 
-/// Run the token workflow end to end on embedded defaults: generate keys, sign a playback URL
-/// bound to a session and a user agent, verify it as the edge would (strict and smd-compat), show
+/// Run the whole workflow on embedded defaults (no AWS account needed).
+///
+/// Generates keys, signs a playback URL bound to a session and a user agent, verify it as the edge would (strict and smd-compat), show
 /// the rejections an attacker meets, revoke the session and export the AWS WAF rule group.
 ///
-/// Everything is written to --dir (keys.json, revoked.json, waf-rule-group.json).
+/// Then it runs the local edge on the built-in live loop channel, drives simulated players
+/// (CMCD v1 and v2, some on slow links, a few with expired or tampered tokens) through it, and
+/// writes the edge's CloudFront real-time log.
+///
+/// Everything is written to --dir (keys.json, revoked.json, waf-rule-group.json, edge.log).
 #[derive(Debug, Args)]
 pub(crate) struct QuickstartArgs {
     /// Working directory for the generated files.
     #[arg(long, default_value = "smd-quickstart")]
     dir: PathBuf,
+    /// Simulated players.
+    #[arg(long, default_value_t = 24)]
+    players: usize,
+    /// How long the players play: 30s, 2m, …
+    #[arg(long, default_value = "30s")]
+    duration: String,
 }
 
 struct Step {
@@ -151,7 +162,37 @@ pub(crate) fn run(args: QuickstartArgs, json: bool) -> anyhow::Result<ExitCode> 
         got: check(&revoked, path, DEMO_UA, now),
     });
 
-    let all_ok = steps.iter().all(|s| s.got == s.expect);
+    let token_checks_ok = steps.iter().all(|s| s.got == s.expect);
+
+    // Part 2: the live edge with simulated players.
+    let duration =
+        std::time::Duration::from_secs(support::parse_duration_secs(&args.duration)? as u64);
+    let log_path = args.dir.join("edge.log");
+    let _ = std::fs::remove_file(&log_path);
+    progress(
+        json,
+        &format!(
+            "edge      live loop channel, {} players for {}s",
+            args.players,
+            duration.as_secs()
+        ),
+    );
+    let ticker: Option<crate::sim::stack::Progress> =
+        if json { None } else { Some(std::sync::Arc::new(|line: &str| eprintln!("{line}"))) };
+    let load = crate::sim::stack::run(&keys, args.players, duration, &log_path, true, ticker)?;
+    let edge_ok = load.sim.unexpected_rejections == 0 && load.edge_requests > 0;
+    progress(
+        json,
+        &format!(
+            "edge      {} requests ({:.0}/s), validation p99 {} µs, {} rebuffers, rejected {:?}",
+            load.edge_requests,
+            load.requests_per_second,
+            load.validation_p99_us.unwrap_or(0),
+            load.sim.rebuffers,
+            load.rejections_by_code
+        ),
+    );
+    let all_ok = token_checks_ok && edge_ok;
     if json {
         print_json(&json!({
             "ok": all_ok,
@@ -160,6 +201,8 @@ pub(crate) fn run(args: QuickstartArgs, json: bool) -> anyhow::Result<ExitCode> 
             "session_id": session,
             "signed_url": url,
             "checks": steps.iter().map(|s| json!({"check": s.what, "expected": s.expect, "got": s.got})).collect::<Vec<_>>(),
+            "edge": load,
+            "edge_log": log_path.display().to_string(),
         }))?;
     } else {
         println!();
@@ -167,9 +210,19 @@ pub(crate) fn run(args: QuickstartArgs, json: bool) -> anyhow::Result<ExitCode> 
             let mark = if s.got == s.expect { "ok  " } else { "FAIL" };
             println!("{mark} {:<26} {}", s.what, s.got);
         }
+        let edge_mark = if edge_ok { "ok  " } else { "FAIL" };
+        println!(
+            "{edge_mark} {:<26} {} requests, {} players, {} rebuffers, rejected {:?}, unexpected {}",
+            "live edge + players",
+            load.edge_requests,
+            load.sim.players,
+            load.sim.rebuffers,
+            load.rejections_by_code,
+            load.sim.unexpected_rejections
+        );
         println!();
         println!(
-            "Files in {}: keys.json (secret, mode 600), revoked.json, waf-rule-group.json",
+            "Files in {}: keys.json (secret, mode 600), revoked.json, waf-rule-group.json, edge.log (CloudFront real-time log)",
             args.dir.display()
         );
         println!(

@@ -768,7 +768,15 @@ impl<'a> Parser<'a> {
     }
 
     /// [`parse_params`](Self::parse_params) for parameters nobody reads: syntax only.
+    #[inline]
     fn skip_params(&mut self) -> Result<(), Error> {
+        if self.peek() != Some(b';') {
+            return Ok(());
+        }
+        self.skip_params_slow()
+    }
+
+    fn skip_params_slow(&mut self) -> Result<(), Error> {
         while self.peek() == Some(b';') {
             self.pos += 1;
             self.skip_sp();
@@ -823,61 +831,51 @@ impl<'a> Parser<'a> {
     }
 
     #[inline]
+    /// The run of ASCII digits at the current position.
+    fn digits_ahead(&self) -> &'a [u8] {
+        let rest = self.input.get(self.pos..).unwrap_or_default();
+        rest.get(..rest.iter().position(|b| !b.is_ascii_digit()).unwrap_or(rest.len()))
+            .unwrap_or_default()
+    }
+
     fn parse_number(&mut self) -> Result<BareItem<'a>, Error> {
         let start = self.pos;
         let negative = self.peek() == Some(b'-');
         if negative {
             self.pos += 1;
         }
-        if !matches!(self.peek(), Some(b'0'..=b'9')) {
+        let sign = if negative { -1 } else { 1 };
+        let int_digits = self.digits_ahead();
+        if int_digits.is_empty() {
             return Err(Error::new(ErrorKind::InvalidNumber, self.pos));
         }
-        let mut int: i64 = 0;
-        let mut int_digits = 0usize;
-        let mut frac: i64 = 0;
-        let mut frac_digits = 0usize;
-        let mut is_decimal = false;
-        while let Some(c) = self.peek() {
-            match c {
-                b'0'..=b'9' => {
-                    let d = i64::from(c - b'0');
-                    if is_decimal {
-                        frac_digits += 1;
-                        if frac_digits > 3 {
-                            return Err(Error::new(ErrorKind::InvalidNumber, self.pos));
-                        }
-                        frac = frac * 10 + d;
-                    } else {
-                        int_digits += 1;
-                        if int_digits > 15 {
-                            return Err(Error::new(ErrorKind::InvalidNumber, self.pos));
-                        }
-                        int = int * 10 + d;
-                    }
-                }
-                b'.' if !is_decimal => {
-                    if int_digits > 12 {
-                        return Err(Error::new(ErrorKind::InvalidNumber, self.pos));
-                    }
-                    is_decimal = true;
-                }
-                _ => break,
-            }
-            self.pos += 1;
+        if int_digits.len() > 15 {
+            return Err(Error::new(ErrorKind::InvalidNumber, self.pos + 15));
         }
-        let sign = if negative { -1 } else { 1 };
-        if !is_decimal {
+        // At most 15 digits: no overflow.
+        let int = int_digits.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+        self.pos += int_digits.len();
+        if self.peek() != Some(b'.') {
             return Ok(BareItem::Integer(sign * int));
         }
-        if frac_digits == 0 {
-            // A trailing '.' (§4.2.4 step 9.1).
-            return Err(Error::new(ErrorKind::InvalidNumber, start));
+        if int_digits.len() > 12 {
+            return Err(Error::new(ErrorKind::InvalidNumber, self.pos));
         }
-        let scale = match frac_digits {
+        self.pos += 1;
+        let frac_digits = self.digits_ahead();
+        match frac_digits.len() {
+            // A trailing '.' (§4.2.4 step 9.1).
+            0 => return Err(Error::new(ErrorKind::InvalidNumber, start)),
+            4.. => return Err(Error::new(ErrorKind::InvalidNumber, self.pos + 3)),
+            _ => {}
+        }
+        let frac = frac_digits.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+        let scale = match frac_digits.len() {
             1 => 100,
             2 => 10,
             _ => 1,
         };
+        self.pos += frac_digits.len();
         Ok(BareItem::Decimal(Decimal(sign * (int * 1000 + frac * scale))))
     }
 

@@ -49,31 +49,80 @@ fn hex_value(b: u8) -> u8 {
     HEX_VALUES.get(usize::from(b)).copied().unwrap_or(0xFF)
 }
 
+/// Bits 7, 15, … set for the bytes of `word` equal to `byte`. Exact up to the lowest set bit
+/// (a borrow can only add bits above a real match), which is all callers read.
+const fn byte_mask(word: u64, byte: u8) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let x = word ^ (ONES * byte as u64);
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
 /// Percent-decodes as `application/x-www-form-urlencoded` does (WHATWG URL §5.1): `+` is a
 /// space, `%XX` a byte, and a `%` not followed by two hex digits stays as is.
 pub(crate) fn percent_decode(input: &[u8], plus_is_space: bool) -> Cow<'_, [u8]> {
-    if !input.iter().any(|&b| b == b'%' || (plus_is_space && b == b'+')) {
+    if !needs_decoding(input, plus_is_space) {
         return Cow::Borrowed(input);
     }
-    let mut out = Vec::with_capacity(input.len());
-    let mut rest = input;
-    while let [b, tail @ ..] = rest {
-        rest = tail;
-        let byte = match *b {
-            b'%' => match tail {
-                [h, l, after @ ..] if (hex_value(*h) | hex_value(*l)) < 16 => {
-                    rest = after;
-                    hex_value(*h) << 4 | hex_value(*l)
-                }
-                _ => b'%',
-            },
-            b'+' if plus_is_space => b' ',
-            other => other,
-        };
-        out.push(byte);
-    }
+    let mut out = vec![0; input.len() + 8];
+    let written = decode_into(input, plus_is_space, &mut out);
+    out.truncate(written);
     Cow::Owned(out)
 }
+
+fn needs_decoding(input: &[u8], plus_is_space: bool) -> bool {
+    input.iter().any(|&b| b == b'%' || (plus_is_space && b == b'+'))
+}
+
+/// Percent-decodes `input` into `out`, which must be at least 8 bytes longer than `input`;
+/// returns the decoded length.
+fn decode_into(input: &[u8], plus_is_space: bool, out: &mut [u8]) -> usize {
+    // Eight bytes at a time: copy the word, then keep only the part before the first `%` (or
+    // `+`), found with a SWAR byte search; then decode that one escape.
+    let mut written = 0;
+    let mut rest = input;
+    loop {
+        if let Some(chunk) = rest.first_chunk::<8>() {
+            let word = u64::from_le_bytes(*chunk);
+            let mut mask = byte_mask(word, b'%');
+            if plus_is_space {
+                mask |= byte_mask(word, b'+');
+            }
+            let plain = (mask.trailing_zeros() / 8) as usize;
+            if let Some(dst) = out.get_mut(written..written + 8) {
+                dst.copy_from_slice(chunk);
+            }
+            written += plain;
+            rest = rest.get(plain..).unwrap_or_default();
+            if plain == 8 {
+                continue;
+            }
+        }
+        let byte = match rest {
+            [] => break,
+            [b'%', h, l, after @ ..] if (hex_value(*h) | hex_value(*l)) < 16 => {
+                rest = after;
+                hex_value(*h) << 4 | hex_value(*l)
+            }
+            [b'+', after @ ..] if plus_is_space => {
+                rest = after;
+                b' '
+            }
+            [b, after @ ..] => {
+                rest = after;
+                *b
+            }
+        };
+        if let Some(dst) = out.get_mut(written) {
+            *dst = byte;
+        }
+        written += 1;
+    }
+    written
+}
+
+/// Query payloads up to this size are percent-decoded on the stack.
+const STACK_DECODE_LEN: usize = 1024;
 
 /// Removes the v1 inner percent-encoding of a `nor` string (CTA-5004 §3.3: "MUST be
 /// URL-encoded"), when the result is still a valid RFC 8941 String; otherwise keeps it as sent.
@@ -202,7 +251,14 @@ pub fn decode_dict(input: &str, policy: Policy) -> Result<Report, Error> {
 pub fn decode_query(query: &str, policy: Policy) -> Result<Report, Error> {
     let Some(raw) = query_payload(query) else { return Ok(Report::new()) };
     check_len(raw.len(), MAX_PAYLOAD_LEN)?;
-    let payload = percent_decode(raw.as_bytes(), true);
+    let mut stack = [0u8; STACK_DECODE_LEN];
+    let payload: Cow<'_, [u8]> =
+        if raw.len() + 8 <= STACK_DECODE_LEN && needs_decoding(raw.as_bytes(), true) {
+            let written = decode_into(raw.as_bytes(), true, &mut stack);
+            Cow::Borrowed(stack.get(..written).unwrap_or_default())
+        } else {
+            percent_decode(raw.as_bytes(), true)
+        };
     let mut report = Report::new();
     match parse_into(&mut report, &payload, policy) {
         Err(Error::Syntax(first)) if policy == Policy::Lenient && payload.contains(&b'%') => {
@@ -365,6 +421,38 @@ mod tests {
         assert!(matches!(percent_decode(b"plain", true), Cow::Borrowed(_)));
         assert_eq!(percent_decode_nor(Cow::Borrowed("..%2Fa%0A")), "..%2Fa%0A");
         assert_eq!(percent_decode_nor(Cow::Borrowed("..%2Fa")), "../a");
+    }
+
+    /// Byte-at-a-time reference for the word-at-a-time decoder.
+    fn naive_decode(input: &[u8], plus_is_space: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while let Some(&b) = input.get(i) {
+            let pair = (
+                input.get(i + 1).copied().map(hex_value),
+                input.get(i + 2).copied().map(hex_value),
+            );
+            match (b, pair) {
+                (b'%', (Some(h), Some(l))) if h < 16 && l < 16 => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                (b'+', _) if plus_is_space => out.push(b' '),
+                _ => out.push(b),
+            }
+            i += 1;
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn word_decoder_matches_the_reference(
+            input in proptest::collection::vec(proptest::sample::select(b"%+aF2z0 %%".to_vec()), 0..64),
+            plus in proptest::bool::ANY,
+        ) {
+            proptest::prop_assert_eq!(percent_decode(&input, plus).into_owned(), naive_decode(&input, plus));
+        }
     }
 
     #[test]

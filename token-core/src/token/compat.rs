@@ -76,7 +76,7 @@ pub(crate) fn verify(
     let accepted = |excluded| Verified {
         forwarded_uri: forwarded.clone(),
         session_id: token.session_id.map(str::to_owned),
-        kid: key.kid().to_owned(),
+        kid: key.shared_kid(),
         excluded,
     };
     if array_like(member(&payload, "exc"))?.iter().any(|p| forwarded.starts_with(p.as_str())) {

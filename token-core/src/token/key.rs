@@ -21,7 +21,9 @@ pub const KEY_ENTROPY_BYTES: usize = 74;
 /// One HMAC key with its key id. Zeroized on drop; `Debug` prints the kid only.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct SigningKey {
-    kid: String,
+    /// Not secret; shared so an accepted request can name it without a copy.
+    #[zeroize(skip)]
+    kid: std::sync::Arc<str>,
     secret: String,
     prepared: PreparedKey,
     /// base64url of the header SMD writes for this kid, for the verifier's fast path.
@@ -51,7 +53,7 @@ impl SigningKey {
         json::push_str(&mut header, &kid);
         header.push('}');
         let header_b64 = b64url(header.as_bytes());
-        Self { kid, secret, prepared, header_b64 }
+        Self { kid: kid.into(), secret, prepared, header_b64 }
     }
 
     /// Generates a key in SMD's format: kid `YYYYMMD_` + 20 lower-case hex characters (zero-padded
@@ -92,6 +94,11 @@ impl SigningKey {
     /// HMAC-SHA256 with this key (its text as UTF-8) over the concatenation of `parts`.
     pub(crate) fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
         self.prepared.mac(parts)
+    }
+
+    /// The kid, shared.
+    pub(crate) fn shared_kid(&self) -> std::sync::Arc<str> {
+        std::sync::Arc::clone(&self.kid)
     }
 
     /// base64url of `{"alg":"HS256","typ":"JWT","kid":"<kid>"}`: the header SMD writes.
@@ -135,7 +142,7 @@ impl KeySet {
             && sec.kid == primary.kid
             && sec.secret != primary.secret
         {
-            return Err(KeyError::DuplicateKid(sec.kid.clone()));
+            return Err(KeyError::DuplicateKid(sec.kid.to_string()));
         }
         Ok(Self { primary, secondary })
     }
@@ -184,7 +191,7 @@ impl KeySet {
         {
             if let Some(key) = key {
                 let mut entry = serde_json::Map::new();
-                entry.insert(key.kid.clone(), serde_json::Value::String(key.secret.clone()));
+                entry.insert(key.kid.to_string(), serde_json::Value::String(key.secret.clone()));
                 map.insert(name.to_owned(), serde_json::Value::Object(entry));
             }
         }
@@ -206,7 +213,7 @@ impl KeySet {
 
     /// The key with this kid.
     pub fn get(&self, kid: &str) -> Option<&SigningKey> {
-        self.iter().find(|k| k.kid == kid)
+        self.iter().find(|k| &*k.kid == kid)
     }
 
     /// Both keys, primary first.

@@ -9,6 +9,8 @@ pub(crate) struct TokenSegment<'a> {
     pub(crate) session_id: Option<&'a str>,
     /// The compact JWS.
     pub(crate) jwt: &'a str,
+    /// The JWS's `(header, payload, signature)` when it has exactly three `.`-parts.
+    pub(crate) parts: Option<(&'a str, &'a str, &'a str)>,
     /// Everything before the token segment's leading `/` (empty for an origin-form URI).
     pub(crate) before: &'a str,
     /// Everything after the token segment, starting with `/`.
@@ -31,25 +33,38 @@ impl TokenSegment<'_> {
 pub(crate) fn split(uri: &str) -> Result<TokenSegment<'_>, VerifyError> {
     let no_token = || VerifyError::Malformed(Malformed::NoToken);
     let (before, rest) = uri.split_once('/').ok_or_else(no_token)?;
-    let slash = rest.find('/').ok_or_else(no_token)?;
+    let slash = memchr::memchr(b'/', rest.as_bytes()).ok_or_else(no_token)?;
     let (segment, after) = rest.split_at_checked(slash).ok_or_else(no_token)?;
     if segment.is_empty() {
         return Err(no_token());
     }
-    // Counting vectorises; the first dot is looked up only when there are exactly three.
-    let dots = segment.bytes().filter(|&b| b == b'.').count();
-    let (session_id, jwt) = match (dots, segment.split_once('.')) {
-        (3, Some((sid, jwt))) => (Some(sid), jwt),
-        _ => (None, segment),
+    // The first five dots are all the layout needs: 3 → session id + JWS, 2 → JWS alone.
+    let mut dots = [0usize; 5];
+    let mut count = 0;
+    for (slot, pos) in dots.iter_mut().zip(memchr::memchr_iter(b'.', segment.as_bytes())) {
+        *slot = pos;
+        count += 1;
+    }
+    let piece = |from: usize, to: usize| segment.get(from..to).unwrap_or_default();
+    let (session_id, jwt, parts) = match (count, dots) {
+        (3, [s, a, b, ..]) => (
+            Some(piece(0, s)),
+            piece(s + 1, segment.len()),
+            Some((piece(s + 1, a), piece(a + 1, b), piece(b + 1, segment.len()))),
+        ),
+        (2, [a, b, ..]) => {
+            (None, segment, Some((piece(0, a), piece(a + 1, b), piece(b + 1, segment.len()))))
+        }
+        _ => (None, segment, None),
     };
-    Ok(TokenSegment { session_id, jwt, before, after })
+    Ok(TokenSegment { session_id, jwt, parts, before, after })
 }
 
 /// The length of the token segment without splitting the rest, for the size cap that runs before
 /// any parsing. `None` when the URI has no segment after its first `/`.
 pub(crate) fn segment_len(uri: &str) -> Option<usize> {
     let (_, rest) = uri.split_once('/')?;
-    Some(rest.find('/').unwrap_or(rest.len()))
+    Some(memchr::memchr(b'/', rest.as_bytes()).unwrap_or(rest.len()))
 }
 
 /// True when `path` could escape a path prefix once an origin or cache normalises it: a `.` or

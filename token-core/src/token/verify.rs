@@ -105,7 +105,7 @@ pub struct Verified {
     /// The session id from the token segment, if any.
     pub session_id: Option<String>,
     /// The kid of the key that verified the token.
-    pub kid: String,
+    pub kid: std::sync::Arc<str>,
     /// True when the URI matched an `exc` prefix, which skips the path and binding checks.
     pub excluded: bool,
 }
