@@ -83,7 +83,9 @@ fn generate_ingest_query_report() {
     assert_eq!(summary["lines"].as_u64().unwrap(), lines);
     assert_eq!(summary["rows"].as_u64().unwrap() + quarantined, lines);
     assert_eq!(quarantined, lines / 1000, "one bad line in 1000");
-    assert!(summary["session_rows"].as_u64().unwrap() >= 15);
+    // 15 players, some without CMCD; a session spans at most two hours of this 20-minute window.
+    let session_rows = summary["session_rows"].as_u64().unwrap();
+    assert!((1..=30).contains(&session_rows), "{session_rows}");
 
     // query: a preset and free SQL agree on the session count
     let q = json(&cli(&["--json", "query", "--lake", s(&lake), "--preset", "rebuffering_ratio"]));

@@ -156,6 +156,24 @@ impl Batch {
         self.columns.get(i)
     }
 
+    /// Removes every row, keeping the allocated buffers for the next row group.
+    pub fn clear(&mut self) {
+        for c in &mut self.columns {
+            match c {
+                ColumnData::Str(s) => {
+                    s.data.clear();
+                    s.ends.clear();
+                    s.valid.clear();
+                }
+                ColumnData::Int(v) | ColumnData::Millis(v) => v.clear(),
+                ColumnData::Float(v) => v.clear(),
+                ColumnData::Bool(v) => v.clear(),
+            }
+        }
+        self.rows = 0;
+        self.approx_bytes = 0;
+    }
+
     /// Appends one row: `value(i)` gives the datum of column `i` of the table.
     pub fn push_row<'a>(&mut self, mut value: impl FnMut(&crate::schema::Column) -> Datum<'a>) {
         let mut bytes = 0;

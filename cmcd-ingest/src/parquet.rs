@@ -99,7 +99,8 @@ impl SharedBuf {
     }
 }
 
-/// Encodes tables as Parquet (ZSTD level 3).
+/// Encodes tables as Parquet (ZSTD at polars' default level; polars 0.55 does not re-export
+/// the level type, so the level is not configurable here).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ParquetEncoder;
 

@@ -20,11 +20,12 @@ use crate::sink::{EncodedFile, Encoder, LineBatch, Sink};
 /// Pipeline settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Rows per row group (default 65,536).
+    /// Rows per row group (default 32,768).
     pub row_group_rows: usize,
     /// A file is finished once it holds this many bytes (default 128 MiB).
     pub file_bytes: u64,
-    /// Partitions with open files at most (default 4).
+    /// Partitions with open files at most (default 2: real-time logs are nearly in time order,
+    /// so at most the current and the previous hour are being written).
     pub max_open_partitions: usize,
     /// Allowed lateness of rows for the session aggregator (default 10 minutes).
     pub lateness_ms: i64,
@@ -35,9 +36,9 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            row_group_rows: 65_536,
+            row_group_rows: 32_768,
             file_bytes: 128 * 1024 * 1024,
-            max_open_partitions: 4,
+            max_open_partitions: 2,
             lateness_ms: crate::session::DEFAULT_LATENESS_MS,
             quarantine_bytes: 16 * 1024 * 1024,
         }
@@ -217,7 +218,7 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
         }
         let rows = self.config.row_group_rows;
         let part = self.open.entry(p).or_insert_with(|| OpenPartition {
-            rows: Batch::new(schema::requests(), rows.min(4096)),
+            rows: Batch::new(schema::requests(), rows.min(65_536)),
             file: None,
             first: None,
             last_use: 0,
@@ -302,7 +303,7 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
             if let Some((_, file)) = part.file.as_mut() {
                 file.write(&part.rows)?;
             }
-            part.rows = Batch::new(schema::requests(), self.config.row_group_rows.min(65_536));
+            part.rows.clear();
         }
         let full = part.file.as_ref().is_some_and(|(_, f)| f.bytes() >= self.config.file_bytes);
         if (full || close)

@@ -120,16 +120,20 @@ impl SessionRow {
     }
 }
 
-/// Per-request facts kept for the order-dependent metrics.
+/// Per-media-request facts kept for the order-dependent metrics (24 bytes: one is kept per
+/// media request of every open session-hour).
 #[derive(Debug, Clone, Copy)]
 struct Event {
     ts: i64,
     seq: u64,
-    ot: Option<ObjectType>,
-    br: Option<i64>,
+    /// `br` in kbps; `u32::MAX` when absent (or beyond u32, which no ladder reaches).
+    br: u32,
+    /// 0 audio, 1 video, 2 muxed.
+    ot: u8,
     su: bool,
-    msd: Option<i64>,
 }
+
+const NO_BR: u32 = u32::MAX;
 
 /// A value with the (timestamp, input position) of the request it came from; the earliest wins.
 #[derive(Debug, Clone, Default)]
@@ -148,6 +152,9 @@ impl<T> First<T> {
     fn get(self) -> Option<T> {
         self.0.map(|(_, v)| v)
     }
+    fn at(&self) -> Option<(i64, u64)> {
+        self.0.as_ref().map(|(k, _)| *k)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -158,6 +165,9 @@ struct State {
     media_requests: i64,
     bytes: i64,
     events: Vec<Event>,
+    /// `su` of the earliest request.
+    first_su: First<bool>,
+    msd: First<i64>,
     bs_seconds: BTreeSet<i64>,
     stall_ms: Option<i64>,
     played_ms: i64,
@@ -167,7 +177,7 @@ struct State {
     d_with_tb: i128,
     headroom_sum: f64,
     headroom_n: i64,
-    bl: Vec<i64>,
+    bl: Vec<u32>,
     status_4xx: i64,
     status_5xx: i64,
     hits: i64,
@@ -200,7 +210,20 @@ impl State {
             self.media_requests += 1;
         }
         self.bytes = self.bytes.saturating_add(r.record.int(Field::ScBytes).unwrap_or(0));
-        self.events.push(Event { ts, seq, ot: c.ot, br: c.br, su: c.su == Some(true), msd: c.msd });
+        let su = c.su == Some(true);
+        self.first_su.offer(at, || Some(su));
+        self.msd.offer(at, || c.msd);
+        let ot = match c.ot {
+            Some(ObjectType::Audio) => Some(0),
+            Some(ObjectType::Video) => Some(1),
+            Some(ObjectType::Muxed) => Some(2),
+            _ => None,
+        };
+        if let Some(ot) = ot {
+            let br =
+                c.br.and_then(|b| u32::try_from(b).ok()).filter(|b| *b != NO_BR).unwrap_or(NO_BR);
+            self.events.push(Event { ts, seq, br, ot, su });
+        }
         if c.bs == Some(true) {
             self.bs_seconds.insert(ts.div_euclid(1000));
         }
@@ -231,7 +254,7 @@ impl State {
             }
         }
         if let Some(bl) = c.bl {
-            self.bl.push(bl);
+            self.bl.push(u32::try_from(bl).unwrap_or(u32::MAX));
         }
         match r.record.int(Field::ScStatus) {
             Some(400..=499) => self.status_4xx += 1,
@@ -265,37 +288,30 @@ impl State {
 
     fn finish(mut self, partition: Partition, sid: String) -> SessionRow {
         self.events.sort_by_key(|e| (e.ts, e.seq));
-        let msd = self.events.iter().find_map(|e| e.msd);
-        let (startup_ms, startup_source) = match (msd, self.events.first()) {
-            (Some(m), _) => (Some(m), Some("msd")),
-            (None, Some(first)) if first.su => {
-                let media = |e: &&Event| {
-                    matches!(e.ot, Some(ObjectType::Audio | ObjectType::Video | ObjectType::Muxed))
-                        && !e.su
-                };
-                match self.events.iter().find(media) {
-                    Some(e) => (Some(e.ts - first.ts), Some("su")),
-                    None => (None, None),
-                }
-            }
+        let first_at = self.first_su.at();
+        let (startup_ms, startup_source) = match (self.msd.get(), self.first_su.get(), first_at) {
+            (Some(m), _, _) => (Some(m), Some("msd")),
+            (None, Some(true), Some((first_ts, _))) => match self.events.iter().find(|e| !e.su) {
+                Some(e) => (Some(e.ts - first_ts), Some("su")),
+                None => (None, None),
+            },
             _ => (None, None),
         };
         let mut switches = 0;
-        let mut last: [Option<i64>; 2] = [None, None];
+        let mut last: [Option<u32>; 2] = [None, None];
         for e in &self.events {
             let slot = match e.ot {
-                Some(ObjectType::Video) => 0,
-                Some(ObjectType::Muxed) => 1,
+                1 => 0,
+                2 => 1,
                 _ => continue,
             };
-            if let (Some(br), Some(prev)) = (e.br, last[slot])
-                && br != prev
-            {
+            if e.br == NO_BR {
+                continue;
+            }
+            if last[slot].is_some_and(|prev| prev != e.br) {
                 switches += 1;
             }
-            if e.br.is_some() {
-                last[slot] = e.br;
-            }
+            last[slot] = Some(e.br);
         }
         self.bl.sort_unstable();
         #[allow(clippy::cast_precision_loss)] // sums of kbps·ms and counts, exact enough
@@ -319,8 +335,8 @@ impl State {
             #[allow(clippy::cast_precision_loss)]
             throughput_headroom: (self.headroom_n > 0)
                 .then(|| self.headroom_sum / self.headroom_n as f64),
-            bl_p50_ms: nearest_rank(&self.bl, 50),
-            bl_p95_ms: nearest_rank(&self.bl, 95),
+            bl_p50_ms: nearest_rank(&self.bl, 50).map(i64::from),
+            bl_p95_ms: nearest_rank(&self.bl, 95).map(i64::from),
             status_4xx: self.status_4xx,
             status_5xx: self.status_5xx,
             cache_hit_ratio: ratio(i128::from(self.hits), i128::from(self.with_result)),
@@ -339,7 +355,7 @@ impl State {
 }
 
 /// Nearest-rank percentile of sorted values: the value at rank ⌈p·n/100⌉ (1-based).
-pub fn nearest_rank(sorted: &[i64], p: usize) -> Option<i64> {
+pub fn nearest_rank<T: Copy>(sorted: &[T], p: usize) -> Option<T> {
     if sorted.is_empty() {
         return None;
     }
@@ -475,6 +491,6 @@ mod tests {
         assert_eq!(nearest_rank(&v, 50), Some(5));
         assert_eq!(nearest_rank(&v, 95), Some(10));
         assert_eq!(nearest_rank(&[7], 95), Some(7));
-        assert_eq!(nearest_rank(&[], 50), None);
+        assert_eq!(nearest_rank::<i64>(&[], 50), None);
     }
 }

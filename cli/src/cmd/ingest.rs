@@ -42,7 +42,7 @@ pub(crate) struct FileArgs {
     #[arg(long)]
     out: PathBuf,
     /// Rows per row group.
-    #[arg(long, default_value_t = 65_536)]
+    #[arg(long, default_value_t = 32_768)]
     row_group_rows: usize,
     /// Finish a file at this size, MiB.
     #[arg(long, default_value_t = 128)]
