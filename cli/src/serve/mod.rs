@@ -32,9 +32,6 @@ use self::log::{LogSink, RequestLog};
 
 /// Where accepted requests go.
 #[derive(Debug)]
-// One value per server; the HTTP client inside `Url` grows with features that the polars build
-// unifies, which tips this lint only in `--all-features` builds.
-#[allow(clippy::large_enum_variant)]
 pub(crate) enum Origin {
     /// Files under a directory (content types, byte ranges).
     Dir(PathBuf),
