@@ -33,6 +33,28 @@ pub(crate) fn load_keys(path: Option<&Path>) -> anyhow::Result<KeySet> {
     Ok(keys)
 }
 
+/// Reads a revocation list file.
+pub(crate) fn load_revocations(path: &Path) -> anyhow::Result<token_core::token::RevocationList> {
+    token_core::token::RevocationList::from_json(&read_text(path)?)
+        .with_context(|| format!("{} is not a revocation list", path.display()))
+}
+
+/// The verifier `verify` and `edge serve` use: keys from `--keys`/`$SMD_KEYS`, profile, leeway,
+/// and an optional revocation list.
+pub(crate) fn build_verifier(
+    keys: Option<&Path>,
+    profile: token_core::token::Profile,
+    leeway_secs: u32,
+    revoked: Option<&Path>,
+) -> anyhow::Result<token_core::token::Verifier> {
+    let options = token_core::token::VerifyOptions { profile, leeway_secs, ..Default::default() };
+    let mut verifier = token_core::token::Verifier::new(load_keys(keys)?).with_options(options);
+    if let Some(path) = revoked {
+        verifier = verifier.with_revocations(load_revocations(path)?);
+    }
+    Ok(verifier)
+}
+
 /// Reads a UTF-8 file (or stdin for `-`).
 pub(crate) fn read_text(path: &Path) -> anyhow::Result<String> {
     if path == Path::new("-") {

@@ -7,10 +7,9 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
-use token_core::token::RevocationList;
 
 use super::verify::ProfileArg;
-use crate::support::{load_keys, print_json, read_text, write_atomic};
+use crate::support::{load_keys, print_json, write_atomic};
 use token_core::token::Profile;
 
 /// Lambda@Edge caps a viewer-request function's zip at 1 MB.
@@ -169,11 +168,7 @@ fn package(args: &PackageArgs, json: bool) -> anyhow::Result<ExitCode> {
     let keys_json: Value =
         serde_json::from_str(&keys.expose_json()).context("re-reading the key set")?;
     let revoked = match &args.revoked {
-        Some(path) => {
-            let list = RevocationList::from_json(&read_text(path)?)
-                .with_context(|| format!("{} is not a revocation list", path.display()))?;
-            Some(serde_json::to_value(&list)?)
-        }
+        Some(path) => Some(serde_json::to_value(crate::support::load_revocations(path)?)?),
         None => None,
     };
     let profile: Profile = args.profile.into();
@@ -240,18 +235,12 @@ fn file_len(path: &Path) -> u64 {
 fn serve(args: &ServeArgs, json: bool) -> anyhow::Result<ExitCode> {
     use crate::serve::{Edge, Origin, live, log, proxy};
 
-    let keys = load_keys(args.keys.as_deref())?;
-    let options = token_core::token::VerifyOptions {
-        profile: args.profile.into(),
-        leeway_secs: args.leeway,
-        ..Default::default()
-    };
-    let mut verifier = token_core::token::Verifier::new(keys).with_options(options);
-    if let Some(path) = &args.revoked {
-        let list = RevocationList::from_json(&read_text(path)?)
-            .with_context(|| format!("{} is not a revocation list", path.display()))?;
-        verifier = verifier.with_revocations(list);
-    }
+    let verifier = crate::support::build_verifier(
+        args.keys.as_deref(),
+        args.profile.into(),
+        args.leeway,
+        args.revoked.as_deref(),
+    )?;
     let origin = if args.origin == "live" {
         let start =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
-use token_core::token::{Profile, Request, RevocationList, Verifier, VerifyOptions};
+use token_core::token::{Profile, Request};
 
-use crate::support::{self, load_keys, parse_header, print_json, read_json, read_text};
+use crate::support::{self, parse_header, print_json, read_json};
 
 /// Validation rules.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -74,18 +74,12 @@ pub(crate) struct VerifyArgs {
 
 /// Runs `verify`.
 pub(crate) fn run(args: VerifyArgs, json: bool) -> anyhow::Result<ExitCode> {
-    let keys = load_keys(args.keys.as_deref())?;
-    let options = VerifyOptions {
-        profile: args.profile.into(),
-        leeway_secs: args.leeway,
-        ..Default::default()
-    };
-    let mut verifier = Verifier::new(keys).with_options(options);
-    if let Some(path) = &args.revoked {
-        let list = RevocationList::from_json(&read_text(path)?)
-            .with_context(|| format!("{} is not a revocation list", path.display()))?;
-        verifier = verifier.with_revocations(list);
-    }
+    let verifier = support::build_verifier(
+        args.keys.as_deref(),
+        args.profile.into(),
+        args.leeway,
+        args.revoked.as_deref(),
+    )?;
 
     let mut facts = match (&args.url, &args.event) {
         (Some(url), _) => Facts::from_url(url),
