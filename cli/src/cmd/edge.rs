@@ -8,7 +8,7 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use super::verify::ProfileArg;
+use super::verify::VerifierArgs;
 use crate::support::{load_keys, print_json, write_atomic};
 use token_core::token::Profile;
 
@@ -74,21 +74,11 @@ pub(crate) struct ServeArgs {
     /// (HLS under /live/: master.m3u8 over a 4-rung ladder, 2 s segments).
     #[arg(long, value_name = "DIR|URL|live")]
     origin: String,
-    /// Key-set file; when absent the key set is read from $SMD_KEYS.
-    #[arg(long, value_name = "FILE")]
-    keys: Option<PathBuf>,
+    #[command(flatten)]
+    verifier: VerifierArgs,
     /// Address to listen on (loopback by default).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: std::net::SocketAddr,
-    /// Validation rules.
-    #[arg(long, value_enum, default_value_t = ProfileArg::Strict)]
-    profile: ProfileArg,
-    /// Revocation list.
-    #[arg(long, value_name = "FILE")]
-    revoked: Option<PathBuf>,
-    /// Clock leeway in seconds (strict profile).
-    #[arg(long, value_name = "SECS", default_value_t = 0)]
-    leeway: u32,
     /// HTTP status for rejected tokens (revoked sessions always get 403).
     #[arg(long, value_name = "STATUS", value_enum, default_value_t = RejectStatus::Forbidden)]
     reject_status: RejectStatus,
@@ -123,18 +113,8 @@ impl RejectStatus {
 /// `edge package` arguments.
 #[derive(Debug, Args)]
 pub(crate) struct PackageArgs {
-    /// Key-set file; when absent the key set is read from $SMD_KEYS.
-    #[arg(long, value_name = "FILE")]
-    keys: Option<PathBuf>,
-    /// Revocation list to bundle.
-    #[arg(long, value_name = "FILE")]
-    revoked: Option<PathBuf>,
-    /// Validation rules at the edge.
-    #[arg(long, value_enum, default_value_t = ProfileArg::Strict)]
-    profile: ProfileArg,
-    /// Clock leeway in seconds (strict profile).
-    #[arg(long, value_name = "SECS", default_value_t = 0)]
-    leeway: u32,
+    #[command(flatten)]
+    verifier: VerifierArgs,
     /// HTTP status for rejected tokens: 403, or 401 as SMD answers (revoked sessions always get 403).
     #[arg(long, value_name = "STATUS", value_enum, default_value_t = RejectStatus::Forbidden)]
     reject_status: RejectStatus,
@@ -164,19 +144,19 @@ fn package(args: &PackageArgs, json: bool) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let keys = load_keys(args.keys.as_deref())?;
+    let keys = load_keys(args.verifier.keys.as_deref())?;
     let keys_json: Value =
         serde_json::from_str(&keys.expose_json()).context("re-reading the key set")?;
-    let revoked = match &args.revoked {
+    let revoked = match &args.verifier.revoked {
         Some(path) => Some(serde_json::to_value(crate::support::load_revocations(path)?)?),
         None => None,
     };
-    let profile: Profile = args.profile.into();
+    let profile: Profile = args.verifier.profile.into();
     let config = json!({
         "keys": keys_json,
         "revoked": revoked,
         "profile": profile.name(),
-        "leewaySecs": args.leeway,
+        "leewaySecs": args.verifier.leeway,
         "rejectStatus": args.reject_status.code(),
     });
     let config_text = serde_json::to_string_pretty(&config)? + "\n";
@@ -235,12 +215,7 @@ fn file_len(path: &Path) -> u64 {
 fn serve(args: &ServeArgs, json: bool) -> anyhow::Result<ExitCode> {
     use crate::serve::{Edge, Origin, live, log, proxy};
 
-    let verifier = crate::support::build_verifier(
-        args.keys.as_deref(),
-        args.profile.into(),
-        args.leeway,
-        args.revoked.as_deref(),
-    )?;
+    let verifier = args.verifier.build()?;
     let origin = if args.origin == "live" {
         let start =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
@@ -277,9 +252,9 @@ fn serve(args: &ServeArgs, json: bool) -> anyhow::Result<ExitCode> {
         let status = hyper::StatusCode::from_u16(args.reject_status.code())?;
         let edge = std::sync::Arc::new(Edge::new(verifier, origin, sink, status));
         if json {
-            print_json(&json!({"listening": format!("http://{addr}"), "profile": Profile::from(args.profile).name()}))?;
+            print_json(&json!({"listening": format!("http://{addr}"), "profile": args.verifier.profile_name()}))?;
         } else {
-            eprintln!("edge listening on http://{addr} (profile {}); Ctrl-C stops", Profile::from(args.profile).name());
+            eprintln!("edge listening on http://{addr} (profile {}); Ctrl-C stops", args.verifier.profile_name());
         }
         let shutdown = shutdown_signal();
         crate::serve::serve(listener, std::sync::Arc::clone(&edge), shutdown).await?;

@@ -42,9 +42,8 @@ impl From<ProfileArg> for Profile {
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct VerifyArgs {
-    /// Key-set file; when absent the key set is read from $SMD_KEYS (the JSON itself).
-    #[arg(long, value_name = "FILE")]
-    keys: Option<PathBuf>,
+    #[command(flatten)]
+    verifier: VerifierArgs,
     /// The request URL (absolute or a path); its query string is used for query bindings.
     #[arg(long, conflicts_with = "event", required_unless_present = "event")]
     url: Option<String>,
@@ -61,25 +60,46 @@ pub(crate) struct VerifyArgs {
     /// Verification time, seconds since the epoch (default: now).
     #[arg(long, value_name = "EPOCH")]
     now: Option<i64>,
+}
+
+/// Key set, profile, leeway and revocation list: shared by `verify`, `edge package` and
+/// `edge serve`.
+#[derive(Debug, Args)]
+pub(crate) struct VerifierArgs {
+    /// Key-set file; when absent the key set is read from $SMD_KEYS (the JSON itself).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) keys: Option<PathBuf>,
     /// Validation rules.
     #[arg(long, value_enum, default_value_t = ProfileArg::Strict)]
-    profile: ProfileArg,
-    /// A revocation list (see `smd-cli revoke`); revoked sessions get code `revoked`.
+    pub(crate) profile: ProfileArg,
+    /// A revocation list (see `smd-cli revoke`); revoked sessions get code `revoked` (HTTP 403).
     #[arg(long, value_name = "FILE")]
-    revoked: Option<PathBuf>,
+    pub(crate) revoked: Option<PathBuf>,
     /// Clock leeway in seconds for exp/nbf (strict profile only).
     #[arg(long, value_name = "SECS", default_value_t = 0)]
-    leeway: u32,
+    pub(crate) leeway: u32,
+}
+
+impl VerifierArgs {
+    /// The verifier these arguments describe.
+    pub(crate) fn build(&self) -> anyhow::Result<token_core::token::Verifier> {
+        support::build_verifier(
+            self.keys.as_deref(),
+            self.profile.into(),
+            self.leeway,
+            self.revoked.as_deref(),
+        )
+    }
+
+    /// The profile's name.
+    pub(crate) fn profile_name(&self) -> &'static str {
+        Profile::from(self.profile).name()
+    }
 }
 
 /// Runs `verify`.
 pub(crate) fn run(args: VerifyArgs, json: bool) -> anyhow::Result<ExitCode> {
-    let verifier = support::build_verifier(
-        args.keys.as_deref(),
-        args.profile.into(),
-        args.leeway,
-        args.revoked.as_deref(),
-    )?;
+    let verifier = args.verifier.build()?;
 
     let mut facts = match (&args.url, &args.event) {
         (Some(url), _) => Facts::from_url(url),
@@ -124,7 +144,7 @@ pub(crate) fn run(args: VerifyArgs, json: bool) -> anyhow::Result<ExitCode> {
                 println!("{}", err.code());
                 eprintln!(
                     "rejected ({}, HTTP {}): {err}",
-                    Profile::from(args.profile).name(),
+                    args.verifier.profile_name(),
                     err.http_status()
                 );
             }
