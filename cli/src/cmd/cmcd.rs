@@ -196,14 +196,7 @@ fn decode(
     };
     let reports = match result {
         Ok(reports) => reports,
-        Err(err) => {
-            if json {
-                writeln!(out, "{}", error_json(&err))?;
-            } else {
-                writeln!(out, "rejected ({}): {err}", err.code())?;
-            }
-            return Ok(ExitCode::from(1));
-        }
+        Err(err) => return rejected(&err, json, out),
     };
     if json {
         let mut docs: Vec<Json> = reports.iter().map(report_json).collect();
@@ -221,6 +214,20 @@ fn decode(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints a whole-payload rejection (JSON `{"error", "offset"}` or text) and exits 1.
+fn rejected(
+    err: &cmcd::Error,
+    json: bool,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<ExitCode> {
+    if json {
+        writeln!(out, "{}", error_json(err))?;
+    } else {
+        writeln!(out, "rejected ({}): {err}", err.code())?;
+    }
+    Ok(ExitCode::from(1))
+}
+
 fn decode_raw(
     input: &str,
     form: Form,
@@ -236,14 +243,7 @@ fn decode_raw(
     };
     let dicts = match result {
         Ok(d) => d,
-        Err(err) => {
-            if json {
-                writeln!(out, "{}", error_json(&err))?;
-            } else {
-                writeln!(out, "rejected ({}): {err}", err.code())?;
-            }
-            return Ok(ExitCode::from(1));
-        }
+        Err(err) => return rejected(&err, json, out),
     };
     if json {
         let mut docs: Vec<Json> = dicts.iter().map(dict_json).collect();
