@@ -9,7 +9,8 @@
 #   - the npm packages of edge-wasm/js and e2e (npm ci)
 #   - Debian's chromium and ffmpeg, for the browser end-to-end test (apt-get; needs root or sudo)
 #   - a Python virtual environment in .venv with requirements-test.txt (pyarrow, DuckDB) for the
-#     independent Parquet readers of cmcd-ingest/tests/py
+#     independent Parquet readers of cmcd-ingest/tests/py, cfn-lint for the deploy templates, and
+#     moto (started on 127.0.0.1 by scripts/emulators.sh) for the deploy commands
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,6 +62,15 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 cargo build -p smd-cli --locked
 SMD_CLI="$PWD/target/debug/smd-cli" .venv/bin/python cmcd-ingest/tests/py/test_lake.py
+
+step "Deploy templates: cfn-lint on every golden template; Parquet columns vs the rendered Glue tables"
+# cargo test above checked that the golden templates are what deploy render makes today.
+.venv/bin/cfn-lint cli/testdata/deploy/*.template.json
+SMD_CLI="$PWD/target/debug/smd-cli" .venv/bin/python cli/tests/py/test_deploy_glue.py
+
+step "Deploy against moto: apply, diff, update, attach --apply, delete"
+scripts/emulators.sh --only moto -- env SMD_CLI="$PWD/target/debug/smd-cli" \
+  .venv/bin/python cli/tests/py/test_deploy_moto.py
 
 step "Browser end to end: hls.js in Chromium through edge serve"
 (cd e2e && SMD_CLI="$PWD/../target/debug/smd-cli" node --test)

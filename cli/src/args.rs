@@ -37,6 +37,10 @@ pub(crate) enum Command {
     #[command(subcommand)]
     Edge(cmd::edge::EdgeCommand),
     Quickstart(cmd::quickstart::QuickstartArgs),
+    /// Deploy with CloudFormation (edge function, real-time logs, lake, ingest, Glue, Athena)
+    /// and attach to an existing CloudFront distribution.
+    #[command(subcommand)]
+    Deploy(cmd::deploy::DeployCommand),
     /// Decode, encode and validate Common Media Client Data (CTA-5004 v1 and v2).
     #[command(subcommand)]
     Cmcd(cmd::cmcd::CmcdCommand),

@@ -5,6 +5,7 @@
 
 mod args;
 mod cmd;
+mod deploy;
 mod serve;
 mod sim;
 mod support;

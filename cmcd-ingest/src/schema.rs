@@ -437,6 +437,43 @@ fn sql_string(s: &str) -> String {
     s.replace('\'', "''")
 }
 
+/// The partition columns of both tables: name, type and definition. They are directory names
+/// (`dt=YYYY-MM-DD/hour=HH`, UTC, from the log timestamp), not columns stored in the files.
+pub const PARTITION_COLUMNS: [(&str, ColumnType, &str); 2] = [
+    ("dt", ColumnType::String, "UTC date of the log timestamp, YYYY-MM-DD (partition)"),
+    ("hour", ColumnType::String, "UTC hour of the log timestamp, 00-23 (partition)"),
+];
+
+/// Where `table` lives under the lake `location` (`s3://bucket/prefix`): `<location>/<table>/`.
+pub fn table_location(location: &str, table: &Table) -> String {
+    format!("{}/{}/", location.trim_end_matches('/'), table.name)
+}
+
+/// The table properties of `table` at `location`: ZSTD Parquet and partition projection on `dt`
+/// (date, `yyyy-MM-dd`, from `projection_start` to NOW, one day apart) and `hour` (integer 0–23,
+/// two digits), with the `storage.location.template` of the lake layout. Athena DDL and the Glue
+/// table of `smd-cli deploy render` both use this list, so they cannot disagree.
+pub fn table_properties(
+    location: &str,
+    table: &Table,
+    projection_start: &str,
+) -> Vec<(&'static str, String)> {
+    let base = table_location(location, table);
+    vec![
+        ("parquet.compression", "ZSTD".to_owned()),
+        ("projection.enabled", "true".to_owned()),
+        ("projection.dt.type", "date".to_owned()),
+        ("projection.dt.format", "yyyy-MM-dd".to_owned()),
+        ("projection.dt.range", format!("{projection_start},NOW")),
+        ("projection.dt.interval", "1".to_owned()),
+        ("projection.dt.interval.unit", "DAYS".to_owned()),
+        ("projection.hour.type", "integer".to_owned()),
+        ("projection.hour.range", "0,23".to_owned()),
+        ("projection.hour.digits", "2".to_owned()),
+        ("storage.location.template", format!("{base}dt=${{dt}}/hour=${{hour}}/")),
+    ]
+}
+
 /// `CREATE EXTERNAL TABLE` statements for both tables at `location` (`s3://bucket/prefix`,
 /// without the trailing slash), with partition projection on `dt` (date, `yyyy-MM-dd`, from
 /// `projection_start` to NOW) and `hour` (integer 0–23, two digits).
@@ -460,25 +497,20 @@ pub fn athena_ddl(location: &str, database: &str, projection_start: &str) -> Str
         }
         let _ = writeln!(out, ")");
         let _ = writeln!(out, "COMMENT '{}'", sql_string(table.comment));
-        let _ = writeln!(out, "PARTITIONED BY (`dt` string, `hour` string)");
+        let partitions: Vec<String> = PARTITION_COLUMNS
+            .iter()
+            .map(|(name, ty, _)| format!("`{name}` {}", ty.athena()))
+            .collect();
+        let _ = writeln!(out, "PARTITIONED BY ({})", partitions.join(", "));
         let _ = writeln!(out, "STORED AS PARQUET");
-        let _ = writeln!(out, "LOCATION '{location}/{}/'", table.name);
+        let _ = writeln!(out, "LOCATION '{}'", table_location(location, table));
         let _ = writeln!(out, "TBLPROPERTIES (");
-        let _ = writeln!(out, "  'parquet.compression' = 'ZSTD',");
-        let _ = writeln!(out, "  'projection.enabled' = 'true',");
-        let _ = writeln!(out, "  'projection.dt.type' = 'date',");
-        let _ = writeln!(out, "  'projection.dt.format' = 'yyyy-MM-dd',");
-        let _ = writeln!(out, "  'projection.dt.range' = '{projection_start},NOW',");
-        let _ = writeln!(out, "  'projection.dt.interval' = '1',");
-        let _ = writeln!(out, "  'projection.dt.interval.unit' = 'DAYS',");
-        let _ = writeln!(out, "  'projection.hour.type' = 'integer',");
-        let _ = writeln!(out, "  'projection.hour.range' = '0,23',");
-        let _ = writeln!(out, "  'projection.hour.digits' = '2',");
-        let _ = writeln!(
-            out,
-            "  'storage.location.template' = '{location}/{}/dt=${{dt}}/hour=${{hour}}/'",
-            table.name
-        );
+        let props = table_properties(location, table, projection_start);
+        let n = props.len();
+        for (i, (key, value)) in props.iter().enumerate() {
+            let comma = if i + 1 < n { "," } else { "" };
+            let _ = writeln!(out, "  '{key}' = '{}'{comma}", sql_string(value));
+        }
         let _ = writeln!(out, ");\n");
     }
     out

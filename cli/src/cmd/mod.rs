@@ -3,6 +3,7 @@
 #[cfg(feature = "ingest")]
 pub(crate) mod athena;
 pub(crate) mod cmcd;
+pub(crate) mod deploy;
 pub(crate) mod edge;
 #[cfg(feature = "ingest")]
 pub(crate) mod ingest;
@@ -34,6 +35,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inspect(args) => inspect::run(args, cli.json),
         Command::Revoke(cmd) => revoke::run(cmd, cli.json),
         Command::Edge(cmd) => edge::run(cmd, cli.json),
+        Command::Deploy(cmd) => deploy::run(cmd, cli.json),
         Command::Quickstart(args) => quickstart::run(args, cli.json),
         #[cfg(feature = "ingest")]
         Command::Ingest(cmd) => ingest::run(cmd, cli.json),
