@@ -410,10 +410,10 @@ mod remote {
                 TemplateSource::Body(body)
             };
             let set = stack::create_change_set(&target, &args.aws.stack, &source, &params).await?;
-            if dry_run || set.changes.is_empty() {
+            if dry_run || set.unchanged {
                 stack::discard(&target, &args.aws.stack, &set).await?;
                 if json {
-                    print_json(&json!({"stack": args.aws.stack, "action": if set.changes.is_empty() { "none" } else { set.kind }, "changes": stack::changes_json(&set), "executed": false}))?;
+                    print_json(&json!({"stack": args.aws.stack, "action": if set.unchanged { "none" } else { set.kind }, "changes": stack::changes_json(&set), "executed": false}))?;
                 } else {
                     stack::print_changes(&set);
                 }

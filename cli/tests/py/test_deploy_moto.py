@@ -7,7 +7,8 @@ What this proves: the rendered template of the default deploy.toml goes through 
 change-set API (create, describe, execute, delete) as smd-cli drives it; the resource types moto
 implements are created with the properties the template sets, checked through their own APIs with
 boto3 (Kinesis, S3, IAM, Lambda, Lambda versions, event source mapping, SQS); diff leaves the
-stack untouched; a new edge package publishes a new version and keeps the old one; delete removes
+stack untouched; after a key rotation a new edge package reaches the function (its code hash) and
+the old version stays; delete removes
 the stack; attach --apply updates a distribution through CloudFront's API with If-Match.
 
 What it does not prove, plainly:
@@ -16,6 +17,17 @@ What it does not prove, plainly:
 - moto 5.2.5 silently skips some resource types (the stack still completes): the test lists them
   and fails if that list changes. Glue, the CloudFront real-time log configuration and Athena are
   among them, so their properties are covered only by cfn-lint and the golden files.
+- moto 5.2.5 keeps no stack Outputs for stacks created or updated through change sets (its
+  create_stack computes them, execute_change_set does not), so the outputs are not checked here and
+  attach gets the function version ARN by flag; cli/tests/deploy_cli.rs checks the Outputs section
+  of the template.
+- moto ignores StreamModeDetails and StreamEncryption of AWS::Kinesis::Stream (it builds streams
+  from ShardCount and RetentionPeriodHours only).
+- moto applies only BucketEncryption of AWS::S3::Bucket (public access block, ownership and
+  lifecycle rules are not applied) and skips AWS::S3::BucketPolicy.
+- moto does not replace AWS::Lambda::Version on update, so the new version number a new package
+  gets on AWS (its Description changes, which requires replacement) is not observed here.
+- moto ignores Architectures of AWS::Lambda::Function (reports x86_64 for the arm64 ingest).
 - moto's CloudFront keeps path patterns and real-time log ARNs but drops
   LambdaFunctionAssociations (its DefaultCacheBehaviour always stores Quantity 0), so the function
   association of attach mode is covered by the committed get-distribution-config fixture
@@ -43,6 +55,7 @@ STACK = f"smd-deploy-test-{os.getpid()}"
 
 # Resource types of the default template that moto 5.2.5 accepts in a template but does not create.
 MOTO_SKIPS = {
+    "AWS::S3::BucketPolicy",
     "AWS::CloudFront::RealtimeLogConfig",
     "AWS::Glue::Database",
     "AWS::Glue::Table",
@@ -61,7 +74,7 @@ def smd(*args, expect=0):
     if out.returncode != expect:
         sys.stderr.write(out.stderr)
         raise AssertionError(f"smd-cli {' '.join(args)} exited {out.returncode}, expected {expect}")
-    return json.loads(out.stdout), out.stderr
+    return (json.loads(out.stdout) if out.stdout.strip() else None), out.stderr
 
 
 def edge_zip(tmp, marker):
@@ -90,14 +103,17 @@ def ingest_zip(tmp):
 
 def physical_ids():
     res = client("cloudformation").describe_stack_resources(StackName=STACK)["StackResources"]
-    return {r["LogicalResourceId"]: (r["ResourceType"], r["PhysicalResourceId"]) for r in res}
+    # moto lists the types it skips too, without a physical id.
+    return {r["LogicalResourceId"]: (r["ResourceType"], r["PhysicalResourceId"]) for r in res if r.get("PhysicalResourceId")}
 
 
-def check_created(template, outputs, edge_path):
+def check_created(template, edge_path):
     ids = physical_ids()
     wanted = {k: v["Type"] for k, v in template["Resources"].items()}
-    skipped = {t for k, t in wanted.items() if k not in ids}
-    print(f"moto created {len(ids)} of {len(wanted)} resources; silently skipped types: {sorted(skipped)}")
+    # moto publishes the Lambda version but reports no physical id for it; checked below through
+    # the Lambda API instead.
+    skipped = {t for k, t in wanted.items() if k not in ids and t != "AWS::Lambda::Version"}
+    print(f"moto created {len(ids) + 1} of {len(wanted)} resources; silently skipped types: {sorted(skipped)}")
     assert skipped == MOTO_SKIPS, f"moto's skipped types changed: {sorted(skipped)}"
 
     # Kinesis
@@ -106,21 +122,16 @@ def check_created(template, outputs, edge_path):
     assert summary["RetentionPeriodHours"] == 24, summary
     # moto 5.2.5 builds CloudFormation streams from ShardCount and RetentionPeriodHours only.
     print(f"note: moto ignores StreamModeDetails/StreamEncryption (reports {summary['StreamModeDetails']['StreamMode']}, {summary.get('EncryptionType')})")
-    assert outputs["LogStreamArn"] == summary["StreamARN"]
 
     # S3: the lake bucket
     s3 = client("s3")
     lake = ids["LakeBucket"][1]
-    assert outputs["LakeBucketName"] == lake
-    assert outputs["LakeLocation"] == f"s3://{lake}/cdn-logs"
     enc = s3.get_bucket_encryption(Bucket=lake)["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert enc["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256", enc
-    pab = s3.get_public_access_block(Bucket=lake)["PublicAccessBlockConfiguration"]
-    assert all(pab[k] for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")), pab
-    rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=lake)["Rules"]}
-    assert rules["expire-quarantine"]["Expiration"]["Days"] == 30, rules
-    quarantine_prefix = rules["expire-quarantine"].get("Prefix") or rules["expire-quarantine"].get("Filter", {}).get("Prefix")
-    assert quarantine_prefix == "cdn-logs/quarantine/", rules["expire-quarantine"]
+    # moto 5.2.5 applies only BucketEncryption and Tags of AWS::S3::Bucket (and skips
+    # AWS::S3::BucketPolicy): the public access block, ownership controls and lifecycle rules are
+    # covered by cfn-lint and the golden templates, not here.
+    print("note: moto ignores PublicAccessBlockConfiguration, OwnershipControls, LifecycleConfiguration of AWS::S3::Bucket")
 
     # S3: the artifacts, content-addressed
     artifacts = f"smd-artifacts-123456789012-{REGION}"
@@ -139,7 +150,9 @@ def check_created(template, outputs, edge_path):
     names = iam.list_role_policies(RoleName=ingest_role)["PolicyNames"]
     doc = iam.get_role_policy(RoleName=ingest_role, PolicyName=names[0])["PolicyDocument"]
     if isinstance(doc, str):
-        doc = json.loads(doc)
+        # moto returns inline policies created by CloudFormation as a Python repr.
+        import ast
+        doc = ast.literal_eval(doc)
     actions = sorted(a for s in doc["Statement"] for a in s["Action"])
     assert "s3:PutObject" in actions and "kinesis:GetRecords" in actions and "sqs:SendMessage" in actions, actions
     assert not any(a.endswith("*") for a in actions), actions
@@ -155,11 +168,13 @@ def check_created(template, outputs, edge_path):
     assert edge["CodeSize"] == edge_path.stat().st_size, (edge["CodeSize"], edge_path.stat().st_size)
     versions = [v["Version"] for v in lam.list_versions_by_function(FunctionName=f"{STACK}-edge")["Versions"]]
     assert "1" in versions, versions
-    assert outputs["EdgeFunctionVersionArn"].endswith(f"function:{STACK}-edge:1"), outputs["EdgeFunctionVersionArn"]
 
     # Lambda: the ingest function and its event source mapping
     ingest = lam.get_function(FunctionName=f"{STACK}-ingest")["Configuration"]
-    assert ingest["Runtime"] == "provided.al2023" and ingest["Architectures"] == ["arm64"], ingest
+    assert ingest["Runtime"] == "provided.al2023", ingest
+    if ingest["Architectures"] != ["arm64"]:
+        # The template says arm64 (golden files); moto's CloudFormation drops Architectures.
+        print(f"note: moto ignores Architectures of AWS::Lambda::Function (reports {ingest['Architectures']})")
     assert ingest["Handler"] == "bootstrap", ingest
     env = ingest["Environment"]["Variables"]
     assert env["LAKE"] == f"s3://{lake}/cdn-logs", env
@@ -176,7 +191,8 @@ def check_created(template, outputs, edge_path):
     assert m["BisectBatchOnFunctionError"] is True, m
     assert m["FunctionResponseTypes"] == ["ReportBatchItemFailures"], m
     assert m["StartingPosition"] == "TRIM_HORIZON", m
-    queue_arn = client("sqs").get_queue_attributes(QueueUrl=outputs["IngestFailureQueueUrl"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = ids["IngestFailureQueue"][1]
+    queue_arn = client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     assert m["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn, (m, queue_arn)
     return ids
 
@@ -198,30 +214,50 @@ def main():
         report, progress = smd("deploy", "apply", "--stack", STACK, "--edge-zip", str(edge1), "--ingest-zip", str(ingest), "--timeout", "120s")
         assert report["executed"] and report["action"] == "create", report
         assert report["status"] == "CREATE_COMPLETE" and report["ok"], report
-        assert "CREATE_COMPLETE" in progress and "AWS::Kinesis::Stream" in progress, progress
-        ids = check_created(template, report["outputs"], edge1)
+        # Every event the server records is printed once, oldest first (moto records stack-level
+        # events only; AWS adds one per resource step).
+        events = [e for e in client("cloudformation").describe_stack_events(StackName=STACK)["StackEvents"]
+                  if e["ResourceStatus"] != "REVIEW_IN_PROGRESS"]  # recorded before execution
+        printed = [line for line in progress.splitlines() if STACK in line and ("_IN_PROGRESS" in line or "_COMPLETE" in line or "_FAILED" in line)]
+        assert len(printed) == len(events), (printed, len(events))
+        assert "CREATE_COMPLETE" in printed[-1], printed
+        ids = check_created(template, edge1)
         print(f"ok: apply created stack {STACK}; checked Kinesis, S3, IAM, Lambda, version, event source mapping, SQS")
 
-        # Diff: a parameter change is shown, nothing is executed, the stack stays as it was.
+        # Diff: a configuration change is shown, nothing is executed, the stack stays as it was.
         cfn = client("cloudformation")
-        report, _ = smd("deploy", "diff", "--stack", STACK, "--parameter", "IngestBatchSize=500")
+        bigger = tmp / "bigger.toml"
+        bigger.write_text("[ingest]\nmemory_mb = 2048\nbatch_size = 500\n")
+        report, _ = smd("deploy", "diff", "--stack", STACK, "--config", str(bigger))
         assert report["executed"] is False, report
+        assert any(c["logical_id"] == "IngestFunction" and c["action"] == "Modify" for c in report["changes"]), report
         stack = cfn.describe_stacks(StackName=STACK)["Stacks"][0]
         assert stack["StackStatus"] == "CREATE_COMPLETE", stack["StackStatus"]
-        assert cfn.list_change_sets(StackName=STACK)["Summaries"] == [], "diff leaves no change set"
+        left = [c for c in cfn.list_change_sets(StackName=STACK)["Summaries"] if c.get("ExecutionStatus") != "EXECUTE_COMPLETE"]
+        assert left == [], f"diff leaves no change set: {left}"
         mapping = client("lambda").list_event_source_mappings(FunctionName=f"{STACK}-ingest")["EventSourceMappings"][0]
         assert int(mapping["BatchSize"]) == 1000, "diff changed nothing"
+        assert client("lambda").get_function(FunctionName=f"{STACK}-ingest")["Configuration"]["MemorySize"] == 1024
         print(f"ok: diff listed {len(report['changes'])} change(s) without executing them")
 
-        # Update with a new edge package: a new version, the old one kept.
+        # Key rotation: rotate, package, apply -> a new version, the old one kept.
+        subprocess.run([CLI, "keys", "rotate", "--keys", str(tmp / "keys.json")], check=True, capture_output=True)
         edge2 = edge_zip(tmp, "2")
         assert edge2.read_bytes() != edge1.read_bytes(), "new keys make a new package"
         report, _ = smd("deploy", "apply", "--stack", STACK, "--edge-zip", str(edge2), "--timeout", "120s")
-        assert report["status"] == "UPDATE_COMPLETE" and report["ok"], report
+        assert report.get("status") == "UPDATE_COMPLETE" and report["ok"], report
+        import base64
+        import hashlib
+        edge_fn = client("lambda").get_function(FunctionName=f"{STACK}-edge")["Configuration"]
+        want_sha = base64.b64encode(hashlib.sha256(edge2.read_bytes()).digest()).decode()
+        assert edge_fn["CodeSha256"] == want_sha, "the function runs the new package"
+        assert any(c["logical_id"] == "EdgeFunctionVersion" for c in report["changes"]) or not report["changes"], report
         versions = [v["Version"] for v in client("lambda").list_versions_by_function(FunctionName=f"{STACK}-edge")["Versions"]]
-        assert "1" in versions and "2" in versions, versions
-        assert report["outputs"]["EdgeFunctionVersionArn"].endswith(":2"), report["outputs"]
-        print(f"ok: a new edge package published version 2 and kept version 1 ({versions})")
+        assert "1" in versions, f"the old version is kept: {versions}"
+        # On AWS the new Description of AWS::Lambda::Version replaces it (a new number); moto
+        # does not update Version resources, so the version published here is still 1.
+        version_arn = client("lambda").get_function(FunctionName=f"{STACK}-edge", Qualifier=versions[-1])["Configuration"]["FunctionArn"]
+        print(f"ok: rotated keys, new package s3 key, function code updated; versions {versions}")
 
         # Attach --apply through moto's CloudFront.
         cf = client("cloudfront")
@@ -240,20 +276,21 @@ def main():
         dist_id = dist["Id"]
         etag_before = cf.get_distribution_config(Id=dist_id)["ETag"]
         rt_arn = "arn:aws:cloudfront::123456789012:realtime-log-config/" + STACK + "-cmcd"
-        args = ("deploy", "attach", "--distribution-id", dist_id, "--stack", STACK, "--protect", "/out/*", "--realtime-log-config-arn", rt_arn)
+        args = ("deploy", "attach", "--distribution-id", dist_id, "--function-version-arn", version_arn,
+                "--protect", "/out/*", "--realtime-log-config-arn", rt_arn)
         report, _ = smd(*args)
         assert report["applied"] is False and len(report["changes"]) == 3, report
         assert cf.get_distribution_config(Id=dist_id)["ETag"] == etag_before, "without --apply nothing changes"
         report, _ = smd(*args, "--apply")
         assert report["applied"] is True, report
         after = cf.get_distribution_config(Id=dist_id)
-        assert after["ETag"] != etag_before
+        # (moto accepts any If-Match value and may keep the ETag, so neither is checked here.)
         items = after["DistributionConfig"]["CacheBehaviors"]["Items"]
         assert [b["PathPattern"] for b in items] == ["*/out/*", "/ads/*"], items
         assert all(b["RealtimeLogConfigArn"] == rt_arn for b in items)
         assert after["DistributionConfig"]["DefaultCacheBehavior"]["RealtimeLogConfigArn"] == rt_arn
         fn_change = [c for c in report["changes"] if c["viewer_request"]]
-        assert len(fn_change) == 1 and fn_change[0]["viewer_request"]["to"].endswith(f"function:{STACK}-edge:2"), report
+        assert len(fn_change) == 1 and fn_change[0]["viewer_request"]["to"] == version_arn, report
         print("ok: attach --apply changed the path pattern and the real-time log configuration (moto drops Lambda associations)")
 
         # Delete.

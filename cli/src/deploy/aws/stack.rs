@@ -54,8 +54,11 @@ pub(crate) struct ChangeSet {
     name: String,
     /// `create` or `update`.
     pub(crate) kind: &'static str,
-    /// Its changes (empty: the stack already matches).
+    /// Its changes.
     pub(crate) changes: Vec<ChangeRow>,
+    /// CloudFormation refused the change set because the stack already matches (AWS reports
+    /// that as a FAILED change set; an empty but complete change set is still executed).
+    pub(crate) unchanged: bool,
 }
 
 /// One failed resource event.
@@ -177,12 +180,17 @@ pub(crate) async fn create_change_set(
                             .unwrap_or_default(),
                     })
                     .collect();
-                return Ok(ChangeSet { name, kind: kind_name(&kind), changes });
+                return Ok(ChangeSet { name, kind: kind_name(&kind), changes, unchanged: false });
             }
             Some(ChangeSetStatus::Failed) => {
                 let reason = out.status_reason().unwrap_or_default();
                 if reason.contains("didn't contain changes") || reason.contains("No updates") {
-                    return Ok(ChangeSet { name, kind: kind_name(&kind), changes: Vec::new() });
+                    return Ok(ChangeSet {
+                        name,
+                        kind: kind_name(&kind),
+                        changes: Vec::new(),
+                        unchanged: true,
+                    });
                 }
                 bail!("change set {name} failed: {reason}");
             }
@@ -224,8 +232,12 @@ pub(crate) async fn discard(target: &Target, stack: &str, set: &ChangeSet) -> an
 
 /// Prints a change set as a table (stderr is for progress; this is the answer, on stdout).
 pub(crate) fn print_changes(set: &ChangeSet) {
-    if set.changes.is_empty() {
+    if set.unchanged {
         println!("no changes: the stack already matches the template and parameters");
+        return;
+    }
+    if set.changes.is_empty() {
+        println!("the change set ({}) lists no resource changes", set.kind);
         return;
     }
     println!("{} change(s) ({}):", set.changes.len(), set.kind);
