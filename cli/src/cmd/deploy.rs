@@ -299,6 +299,7 @@ fn attach_target(
     })
 }
 
+#[cfg(feature = "deploy")]
 fn parse_parameters(list: &[String]) -> anyhow::Result<Vec<(String, String)>> {
     list.iter()
         .map(|p| {
@@ -487,6 +488,14 @@ mod remote {
                 None => None,
             };
             let goal = attach_target(&args, outputs.as_deref())?;
+            if let Some(name) = &args.stack {
+                if !args.no_function && goal.function_version_arn.is_none() {
+                    bail!("stack {name} has no EdgeFunctionVersionArn output ([edge] enabled = false?); pass --function-version-arn or --no-function");
+                }
+                if !args.no_logs && goal.realtime_log_config_arn.is_none() {
+                    bail!("stack {name} has no RealtimeLogConfigArn output ([analytics] enabled = false?); pass --realtime-log-config-arn or --no-logs");
+                }
+            }
             let mut current = cloudfront::read(&target, &id).await?;
             let changes = attach::plan(&cloudfront::behaviours(&current.config), &goal)?;
             if !json {

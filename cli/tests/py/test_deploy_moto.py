@@ -278,6 +278,9 @@ def main():
         rt_arn = "arn:aws:cloudfront::123456789012:realtime-log-config/" + STACK + "-cmcd"
         args = ("deploy", "attach", "--distribution-id", dist_id, "--function-version-arn", version_arn,
                 "--protect", "/out/*", "--realtime-log-config-arn", rt_arn)
+        # --stack reads the ARNs from the stack outputs; moto keeps none, which must be a clear error.
+        _, err = smd("deploy", "attach", "--distribution-id", dist_id, "--stack", STACK, expect=2)
+        assert "no EdgeFunctionVersionArn output" in err, err
         report, _ = smd(*args)
         assert report["applied"] is False and len(report["changes"]) == 3, report
         assert cf.get_distribution_config(Id=dist_id)["ETag"] == etag_before, "without --apply nothing changes"
