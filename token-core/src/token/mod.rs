@@ -32,6 +32,7 @@ mod key;
 mod mac;
 mod policy;
 mod revocation;
+mod sha256;
 mod sign;
 mod strict;
 pub(crate) mod uri;
