@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use base64::Engine as _;
 use serde::Deserialize;
 
+use super::claims::Claims;
 use super::error::{Malformed, VerifyError};
 use super::ip::{self, Family};
 use super::key::{KeySet, SigningKey};
@@ -25,38 +26,6 @@ struct Header<'a> {
     alg: Cow<'a, str>,
     #[serde(borrow, default)]
     kid: Option<Cow<'a, str>>,
-}
-
-/// The claims, strictly typed. serde rejects a repeated known claim ("duplicate field").
-#[derive(Deserialize)]
-struct Claims<'a> {
-    #[serde(default)]
-    ip: bool,
-    #[serde(default)]
-    co: bool,
-    #[serde(default)]
-    cty: bool,
-    #[serde(default)]
-    reg: bool,
-    #[serde(default)]
-    ssn: bool,
-    exp: Option<i64>,
-    nbf: Option<i64>,
-    #[serde(borrow, default)]
-    headers: Vec<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    qs: Vec<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    intsig: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    paths: Option<Vec<Cow<'a, str>>>,
-    #[serde(borrow, default)]
-    exc: Vec<Cow<'a, str>>,
-    ip_ver: Option<u8>,
-    #[serde(default)]
-    co_fallback: bool,
-    #[serde(default)]
-    reg_fallback: bool,
 }
 
 pub(crate) fn verify(
@@ -122,8 +91,8 @@ pub(crate) fn verify(
         heap = B64URL.decode(p64).map_err(bad_b64)?;
         &heap
     };
-    let claims: Claims<'_> = serde_json::from_slice(payload_bytes)
-        .map_err(|_| VerifyError::Malformed(Malformed::Payload))?;
+    let claims =
+        Claims::parse(payload_bytes).map_err(|_| VerifyError::Malformed(Malformed::Payload))?;
 
     let leeway_ms = i64::from(options.leeway_secs) * 1000;
     let now_ms = now.as_millis();
