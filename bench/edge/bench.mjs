@@ -1,6 +1,7 @@
 // One run, same tokens: the edge package's WebAssembly verifier (token-core) against fast-jwt and
 // jsonwebtoken (npm) doing HS256 verify plus the same path and intsig checks in plain JS.
 // Measures cold start (load + construct, in fresh processes) and warm per-request cost.
+// Environment: ROUNDS (default 15), ROUND_MS (default 100), JSON_OUT (write the results there).
 //
 // Usage: scripts/build-edge.sh && cargo build -p smd-cli && (cd bench/edge && npm ci) && node bench/edge/bench.mjs
 import { execFileSync } from 'node:child_process';
@@ -13,7 +14,6 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const root = path.resolve(import.meta.dirname, '../..');
 const cli = process.env.SMD_CLI || path.join(root, 'target/debug/smd-cli');
-const ITER = Number(process.env.ITER || 100_000);
 
 const KID = '2024111_4f2a9c0e7b13d58a6e21';
 const KEY = '9c3b1f5e2d4a6b8c0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9';
@@ -92,17 +92,32 @@ function makePeers() {
   };
 }
 
-function warm(fn) {
-  for (let i = 0; i < 5000; i++) fn();
-  const samples = [];
-  for (let round = 0; round < 5; round++) {
+// Warm: every peer warms up (5000 calls, then 500 timed ones that size its rounds), then the peers take turns,
+// ROUNDS rounds of about ROUND_MS each, so that all of them see the same machine conditions
+// (other processes on a shared machine slow single rounds down by a third or more). Each peer's
+// figure is its median round; the ratio is the median of the per-round ratios to the fastest JS
+// peer of that round.
+const ROUNDS = Number(process.env.ROUNDS || 15);
+const ROUND_MS = Number(process.env.ROUND_MS || 100);
+function warm(fns) {
+  const sizes = fns.map((fn) => {
+    for (let i = 0; i < 5000; i++) fn();
     const t0 = process.hrtime.bigint();
-    for (let i = 0; i < ITER / 5; i++) fn();
-    samples.push(Number(process.hrtime.bigint() - t0) / (ITER / 5) / 1000);
+    for (let i = 0; i < 500; i++) fn();
+    const usPerCall = Number(process.hrtime.bigint() - t0) / 500 / 1000;
+    return Math.max(50, Math.round((ROUND_MS * 1000) / usPerCall));
+  });
+  const rounds = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    rounds.push(fns.map((fn, k) => {
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < sizes[k]; i++) fn();
+      return Number(process.hrtime.bigint() - t0) / sizes[k] / 1000;
+    }));
   }
-  samples.sort((a, b) => a - b);
-  return samples[2];
+  return { rounds, sizes };
 }
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const COLD = {
   'token-core (wasm)': `require(${JSON.stringify(path.join(root, 'edge-wasm/pkg/smd-edge.js'))}).createVerifier({keys:{primary:{${JSON.stringify(KID)}:${JSON.stringify(KEY)}}}});`,
@@ -117,15 +132,23 @@ function cold(name) {
 }
 
 const peers = makePeers();
+const names = Object.keys(peers);
 const expected = peers['token-core (wasm)']();
-const results = Object.entries(peers).map(([name, fn]) => {
-  if (fn() !== expected) throw new Error(`${name} disagrees`);
-  return { name, warm_us: warm(fn), cold_ms: cold(name) };
-});
-const fastestJs = Math.min(...results.filter((r) => !r.name.startsWith('token-core')).map((r) => r.warm_us));
-console.log(`node ${process.version}, ${os.cpus().length} cores, ${ITER} warm calls each, token ${signed.split('/')[1].length} bytes`);
-console.log(`${'peer'.padEnd(28)}${'warm µs/call'.padStart(14)}${'vs fastest JS'.padStart(15)}${'cold ms'.padStart(10)}`);
+for (const [name, fn] of Object.entries(peers)) if (fn() !== expected) throw new Error(`${name} disagrees`);
+const { rounds, sizes } = warm(Object.values(peers));
+const js = names.map((n, i) => (n.startsWith('token-core') ? -1 : i)).filter((i) => i >= 0);
+const fastestJsIndex = js.reduce((best, i) => (median(rounds.map((r) => r[i])) < median(rounds.map((r) => r[best])) ? i : best));
+const results = names.map((name, i) => ({
+  name,
+  warm_us: median(rounds.map((r) => r[i])),
+  warm_ratio: median(rounds.map((r) => r[i] / r[fastestJsIndex])),
+  cold_ms: cold(name),
+}));
+const fastestJs = results[fastestJsIndex].warm_us;
+console.log(`node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, ${ROUNDS} warm rounds of ~${ROUND_MS} ms (${sizes.join('/')} calls), token ${signed.split('/')[1].length} bytes`);
+console.log(`${'peer'.padEnd(28)}${'warm µs/call'.padStart(14)}${'vs fastest JS'.padStart(15)}${'cold ms'.padStart(10)}${'vs fastest JS'.padStart(15)}`);
+const fastestCold = Math.min(...results.filter((r) => !r.name.startsWith('token-core')).map((r) => r.cold_ms));
 for (const r of results) {
-  console.log(`${r.name.padEnd(28)}${r.warm_us.toFixed(2).padStart(14)}${(r.warm_us / fastestJs).toFixed(2).padStart(14)}×${r.cold_ms.toFixed(1).padStart(10)}`);
+  console.log(`${r.name.padEnd(28)}${r.warm_us.toFixed(2).padStart(14)}${r.warm_ratio.toFixed(2).padStart(14)}×${r.cold_ms.toFixed(1).padStart(10)}${(r.cold_ms / fastestCold).toFixed(2).padStart(14)}×`);
 }
-if (process.env.JSON_OUT) fs.writeFileSync(process.env.JSON_OUT, JSON.stringify({ results, fastestJs }, null, 2));
+if (process.env.JSON_OUT) fs.writeFileSync(process.env.JSON_OUT, JSON.stringify({ results, fastestJs, rounds, load: os.loadavg() }, null, 2));
