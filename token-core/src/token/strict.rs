@@ -14,7 +14,7 @@ use super::key::{KeySet, SigningKey};
 use super::revocation::RevocationList;
 use super::uri;
 use super::verify::{Request, Verified, VerifyOptions};
-use crate::encoding::{B64URL, ct_eq};
+use crate::encoding::{B64URL, ct_eq, decode_b64url};
 use crate::time::UnixTime;
 
 /// Shortest JWT the SMD edge accepts; kept here so both profiles agree on what a token is.
@@ -79,18 +79,16 @@ pub(crate) fn verify(
     }
 
     // Typical payloads decode into the stack; larger ones (up to the size cap) into the heap.
-    let bad_b64 = |_| VerifyError::Malformed(Malformed::Base64);
     let mut stack = [0u8; 2048];
-    let heap;
-    let payload_bytes: &[u8] = if p64.len() <= 2728 {
-        let n = B64URL
-            .decode_slice(p64, &mut stack)
-            .map_err(|_| VerifyError::Malformed(Malformed::Base64))?;
-        stack.get(..n).unwrap_or_default()
+    let mut heap = Vec::new();
+    let out: &mut [u8] = if p64.len() <= 2728 {
+        &mut stack
     } else {
-        heap = B64URL.decode(p64).map_err(bad_b64)?;
-        &heap
+        heap.resize(p64.len() / 4 * 3 + 2, 0);
+        &mut heap
     };
+    let n = decode_b64url(p64.as_bytes(), out).ok_or(VerifyError::Malformed(Malformed::Base64))?;
+    let payload_bytes = out.get(..n).unwrap_or_default();
     let claims =
         Claims::parse(payload_bytes).map_err(|_| VerifyError::Malformed(Malformed::Payload))?;
 
@@ -230,9 +228,9 @@ fn decode_mac(text: &str) -> Option<[u8; 32]> {
     if text.len() != 43 {
         return None;
     }
-    let mut buf = [0u8; 33];
-    match B64URL.decode_slice(text, &mut buf) {
-        Ok(32) => buf.first_chunk::<32>().copied(),
+    let mut buf = [0u8; 32];
+    match decode_b64url(text.as_bytes(), &mut buf) {
+        Some(32) => Some(buf),
         _ => None,
     }
 }
