@@ -151,4 +151,27 @@ const fastestCold = Math.min(...results.filter((r) => !r.name.startsWith('token-
 for (const r of results) {
   console.log(`${r.name.padEnd(28)}${r.warm_us.toFixed(2).padStart(14)}${r.warm_ratio.toFixed(2).padStart(14)}×${r.cold_ms.toFixed(1).padStart(10)}${(r.cold_ms / fastestCold).toFixed(2).padStart(14)}×`);
 }
-if (process.env.JSON_OUT) fs.writeFileSync(process.env.JSON_OUT, JSON.stringify({ results, fastestJs, rounds, load: os.loadavg() }, null, 2));
+
+// Where the wasm peer's time goes: the WebAssembly call alone (request already in the buffer) and
+// the JavaScript side alone (flattening the request and encoding it into the buffer), in rounds
+// with the whole call.
+const split = (() => {
+  const { Verifier, linearMemory } = require(path.join(root, 'edge-wasm/pkg/edge_wasm.js'));
+  const inner = new Verifier(JSON.stringify({ primary: { [KID]: KEY } }), { profile: 'strict' }, undefined);
+  const encoder = new TextEncoder();
+  const flatten = (r) => {
+    let headers = '';
+    for (const name in r.headers) headers += (headers ? '\0' : '') + name.toLowerCase() + '\0' + r.headers[name][0].value;
+    return r.uri + r.clientIp + r.querystring + headers;
+  };
+  const text = flatten(request);
+  const view = new Uint8Array(linearMemory().buffer, inner.requestBuffer(8192), 8192);
+  encoder.encodeInto(text, view);
+  const wasmOnly = () => inner.verifyBuffer(request.uri.length, request.clientIp.length, request.querystring.length, text.length, NOW * 1000);
+  if (wasmOnly() < 0) throw new Error('verifyBuffer rejected the bench request');
+  const jsOnly = () => encoder.encodeInto(flatten(request), view).written;
+  const { rounds: r } = warm([peers['token-core (wasm)'], wasmOnly, jsOnly]);
+  return { whole: median(r.map((x) => x[0])), wasm: median(r.map((x) => x[1])), js: median(r.map((x) => x[2])) };
+})();
+console.log(`token-core (wasm) split: whole call ${split.whole.toFixed(2)} µs = WebAssembly verifyBuffer ${split.wasm.toFixed(2)} µs + request encoding in JS ${split.js.toFixed(2)} µs + the rest (outcome object, glue)`);
+if (process.env.JSON_OUT) fs.writeFileSync(process.env.JSON_OUT, JSON.stringify({ results, fastestJs, rounds, split, load: os.loadavg() }, null, 2));

@@ -5,6 +5,11 @@
 //! the bundled key set, then calls [`Verifier::verify_request`] with the Lambda@Edge request
 //! object (`Records[0].cf.request`) and `Date.now()`.
 //!
+//! The bundled handler (`js/smd-edge.js`) takes a faster way in, since crossing the boundary
+//! costs more than checking the token: it encodes the request into the verifier's request buffer
+//! ([`Verifier::request_buffer`]) and calls [`Verifier::verify_buffer`] with lengths only, which
+//! answers with a number. Requests that are not ASCII go through [`Verifier::verify_parts`].
+//!
 //! # Boundary rules
 //! - Rejections are values: `{ok: false, code, status}`. Only programmer errors (bad key JSON,
 //!   bad options) throw, as a JS `Error` whose `code` property names the problem.
@@ -90,7 +95,8 @@ impl Verifier {
         out.into()
     }
 
-    /// The hot path for the bundled handler: the request as four strings, so one call crosses the
+    /// The string path of the bundled handler, for requests that are not ASCII (ASCII ones take
+    /// [`Verifier::verify_buffer`]): the request as four strings, so one call crosses the
     /// JS/WebAssembly boundary with no object reads. `headers` is `name\0value\0name\0value…`
     /// (lower-case names, first value of each). Returns `+<uri to forward>` or `-<code>`.
     #[wasm_bindgen(js_name = verifyParts)]
