@@ -74,6 +74,8 @@ fn sextet(c: u8) -> u8 {
     SEXTETS.get(usize::from(c)).copied().unwrap_or(0xff)
 }
 
+// Evaluated at compile time, where an index out of bounds is a build error, not a panic.
+#[allow(clippy::indexing_slicing)]
 static SEXTETS: [u8; 256] = {
     let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut table = [0xff; 256];

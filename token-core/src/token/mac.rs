@@ -142,18 +142,24 @@ impl Stream {
 
     fn finish(mut self) -> [u8; 32] {
         let bits = self.total.wrapping_mul(8);
-        // 0x80, then zeros up to 56 mod 64, then the 64-bit big-endian bit length.
-        let zeros = (BLOCK + 55 - self.filled) % BLOCK;
-        let mut pad = [0u8; BLOCK];
-        if let Some(first) = pad.first_mut() {
+        // 0x80 after the message, zeros, and the 64-bit big-endian bit length in the last 8 bytes
+        // of a block: this one when the length still fits after the 0x80, else the next.
+        let (_, tail) = self.buf.split_at_mut(self.filled.min(BLOCK - 1));
+        if let Some((first, rest)) = tail.split_first_mut() {
             *first = 0x80;
+            rest.fill(0);
         }
-        self.update(pad.get(..=zeros).unwrap_or_default());
-        self.update(&bits.to_be_bytes());
-        debug_assert_eq!(self.filled, 0);
+        if self.filled >= BLOCK - 8 {
+            compress(&mut self.state, &self.buf);
+            self.buf = [0; BLOCK];
+        }
+        if let Some(length) = self.buf.last_chunk_mut::<8>() {
+            *length = bits.to_be_bytes();
+        }
+        compress(&mut self.state, &self.buf);
         let mut out = [0u8; 32];
-        for (chunk, word) in out.chunks_exact_mut(4).zip(self.state) {
-            chunk.copy_from_slice(&word.to_be_bytes());
+        for (chunk, word) in out.as_chunks_mut::<4>().0.iter_mut().zip(self.state) {
+            *chunk = word.to_be_bytes();
         }
         out
     }
