@@ -1,7 +1,8 @@
 // One run, same tokens: the edge package's WebAssembly verifier (token-core) against fast-jwt and
 // jsonwebtoken (npm) doing HS256 verify plus the same path and intsig checks in plain JS.
 // Measures cold start (load + construct, in fresh processes) and warm per-request cost.
-// Environment: ROUNDS (default 15), ROUND_MS (default 100), JSON_OUT (write the results there).
+// Environment: ROUNDS (default 15), ROUND_MS (default 100), JSON_OUT (write the results there),
+// EDGE_PKG (another built package directory to measure instead of edge-wasm/pkg, e.g. an older build).
 //
 // Usage: scripts/build-edge.sh && cargo build -p smd-cli && (cd bench/edge && npm ci) && node bench/edge/bench.mjs
 import { execFileSync } from 'node:child_process';
@@ -14,6 +15,7 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const root = path.resolve(import.meta.dirname, '../..');
 const cli = process.env.SMD_CLI || path.join(root, 'target/debug/smd-cli');
+const pkgDir = process.env.EDGE_PKG ? path.resolve(process.env.EDGE_PKG) : path.join(root, 'edge-wasm/pkg');
 
 const KID = '2024111_4f2a9c0e7b13d58a6e21';
 const KEY = '9c3b1f5e2d4a6b8c0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9';
@@ -65,7 +67,7 @@ function splitToken(uri) {
 }
 
 function makePeers() {
-  const { createVerifier } = require(path.join(root, 'edge-wasm/pkg/smd-edge.js'));
+  const { createVerifier } = require(path.join(pkgDir, 'smd-edge.js'));
   const wasm = createVerifier({ keys: { primary: { [KID]: KEY } }, profile: 'strict' });
   const fastJwt = require('fast-jwt');
   const fastVerify = fastJwt.createVerifier({ key: KEY, algorithms: ['HS256'], cache: false, clockTimestamp: NOW * 1000 });
@@ -120,7 +122,7 @@ function warm(fns) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const COLD = {
-  'token-core (wasm)': `require(${JSON.stringify(path.join(root, 'edge-wasm/pkg/smd-edge.js'))}).createVerifier({keys:{primary:{${JSON.stringify(KID)}:${JSON.stringify(KEY)}}}});`,
+  'token-core (wasm)': `require(${JSON.stringify(path.join(pkgDir, 'smd-edge.js'))}).createVerifier({keys:{primary:{${JSON.stringify(KID)}:${JSON.stringify(KEY)}}}});`,
   'fast-jwt + JS checks': `require('fast-jwt').createVerifier({key:${JSON.stringify(KEY)},algorithms:['HS256']});`,
   'jsonwebtoken + JS checks': `require('jsonwebtoken');`,
 };
@@ -156,7 +158,8 @@ for (const r of results) {
 // the JavaScript side alone (flattening the request and encoding it into the buffer), in rounds
 // with the whole call.
 const split = (() => {
-  const { Verifier, linearMemory } = require(path.join(root, 'edge-wasm/pkg/edge_wasm.js'));
+  const { Verifier, linearMemory } = require(path.join(pkgDir, 'edge_wasm.js'));
+  if (!linearMemory) return undefined; // a build from before the request buffer
   const inner = new Verifier(JSON.stringify({ primary: { [KID]: KEY } }), { profile: 'strict' }, undefined);
   const encoder = new TextEncoder();
   const flatten = (r) => {
@@ -173,5 +176,5 @@ const split = (() => {
   const { rounds: r } = warm([peers['token-core (wasm)'], wasmOnly, jsOnly]);
   return { whole: median(r.map((x) => x[0])), wasm: median(r.map((x) => x[1])), js: median(r.map((x) => x[2])) };
 })();
-console.log(`token-core (wasm) split: whole call ${split.whole.toFixed(2)} µs = WebAssembly verifyBuffer ${split.wasm.toFixed(2)} µs + request encoding in JS ${split.js.toFixed(2)} µs + the rest (outcome object, glue)`);
+if (split) console.log(`token-core (wasm) split: whole call ${split.whole.toFixed(2)} µs = WebAssembly verifyBuffer ${split.wasm.toFixed(2)} µs + request encoding in JS ${split.js.toFixed(2)} µs + the rest (outcome object, glue)`);
 if (process.env.JSON_OUT) fs.writeFileSync(process.env.JSON_OUT, JSON.stringify({ results, fastestJs, rounds, split, load: os.loadavg() }, null, 2));
