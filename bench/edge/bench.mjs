@@ -94,30 +94,41 @@ function makePeers() {
   };
 }
 
-// Warm: every peer warms up (5000 calls, then 500 timed ones that size its rounds), then the peers take turns,
-// ROUNDS rounds of about ROUND_MS each, so that all of them see the same machine conditions
-// (other processes on a shared machine slow single rounds down by a third or more). Each peer's
-// figure is its median round; the ratio is the median of the per-round ratios to the fastest JS
-// peer of that round.
-const ROUNDS = Number(process.env.ROUNDS || 15);
-const ROUND_MS = Number(process.env.ROUND_MS || 100);
+// Warm: every peer warms up (5000 calls, then 500 timed ones that size its rounds), then the peers
+// take turns, ROUNDS rounds of about ROUND_MS each, so that all of them see the same machine
+// conditions. A round's figure is the CPU time of this Node process (user + system, all its
+// threads, so garbage collection counts) per call: on a shared machine, wall-clock time also
+// counts the moments the process waits for a core, which made single rounds vary by half.
+// Each peer's figure is its median round; the ratio is the median of the per-round ratios to the
+// fastest JS peer. Wall-clock figures are kept too (JSON_OUT, and the last column).
+const ROUNDS = Number(process.env.ROUNDS || 40);
+const ROUND_MS = Number(process.env.ROUND_MS || 30);
 function warm(fns) {
   const sizes = fns.map((fn) => {
     for (let i = 0; i < 5000; i++) fn();
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < 500; i++) fn();
     const usPerCall = Number(process.hrtime.bigint() - t0) / 500 / 1000;
-    return Math.max(50, Math.round((ROUND_MS * 1000) / usPerCall));
+    return Math.max(30, Math.round((ROUND_MS * 1000) / usPerCall));
   });
   const rounds = [];
+  const wall = [];
   for (let round = 0; round < ROUNDS; round++) {
-    rounds.push(fns.map((fn, k) => {
+    const cpu = [];
+    const clock = [];
+    fns.forEach((fn, k) => {
+      const c0 = process.cpuUsage();
       const t0 = process.hrtime.bigint();
       for (let i = 0; i < sizes[k]; i++) fn();
-      return Number(process.hrtime.bigint() - t0) / sizes[k] / 1000;
-    }));
+      const t1 = process.hrtime.bigint();
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / sizes[k]);
+      clock.push(Number(t1 - t0) / sizes[k] / 1000);
+    });
+    rounds.push(cpu);
+    wall.push(clock);
   }
-  return { rounds, sizes };
+  return { rounds, wall, sizes };
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -137,21 +148,23 @@ const peers = makePeers();
 const names = Object.keys(peers);
 const expected = peers['token-core (wasm)']();
 for (const [name, fn] of Object.entries(peers)) if (fn() !== expected) throw new Error(`${name} disagrees`);
-const { rounds, sizes } = warm(Object.values(peers));
+const { rounds, wall, sizes } = warm(Object.values(peers));
 const js = names.map((n, i) => (n.startsWith('token-core') ? -1 : i)).filter((i) => i >= 0);
 const fastestJsIndex = js.reduce((best, i) => (median(rounds.map((r) => r[i])) < median(rounds.map((r) => r[best])) ? i : best));
 const results = names.map((name, i) => ({
   name,
   warm_us: median(rounds.map((r) => r[i])),
   warm_ratio: median(rounds.map((r) => r[i] / r[fastestJsIndex])),
+  wall_us: median(wall.map((r) => r[i])),
+  wall_ratio: median(wall.map((r) => r[i] / r[fastestJsIndex])),
   cold_ms: cold(name),
 }));
 const fastestJs = results[fastestJsIndex].warm_us;
-console.log(`node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, ${ROUNDS} warm rounds of ~${ROUND_MS} ms (${sizes.join('/')} calls), token ${signed.split('/')[1].length} bytes`);
-console.log(`${'peer'.padEnd(28)}${'warm µs/call'.padStart(14)}${'vs fastest JS'.padStart(15)}${'cold ms'.padStart(10)}${'vs fastest JS'.padStart(15)}`);
+console.log(`node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, ${ROUNDS} warm rounds of ~${ROUND_MS} ms each (${sizes.join('/')} calls), CPU time, token ${signed.split('/')[1].length} bytes`);
+console.log(`${'peer'.padEnd(28)}${'warm µs/call'.padStart(14)}${'vs fastest JS'.padStart(15)}${'cold ms'.padStart(10)}${'vs fastest JS'.padStart(15)}${'wall µs, ratio'.padStart(18)}`);
 const fastestCold = Math.min(...results.filter((r) => !r.name.startsWith('token-core')).map((r) => r.cold_ms));
 for (const r of results) {
-  console.log(`${r.name.padEnd(28)}${r.warm_us.toFixed(2).padStart(14)}${r.warm_ratio.toFixed(2).padStart(14)}×${r.cold_ms.toFixed(1).padStart(10)}${(r.cold_ms / fastestCold).toFixed(2).padStart(14)}×`);
+  console.log(`${r.name.padEnd(28)}${r.warm_us.toFixed(2).padStart(14)}${r.warm_ratio.toFixed(2).padStart(14)}×${r.cold_ms.toFixed(1).padStart(10)}${(r.cold_ms / fastestCold).toFixed(2).padStart(14)}×${r.wall_us.toFixed(2).padStart(11)}${r.wall_ratio.toFixed(2).padStart(6)}×`);
 }
 
 // Where the wasm peer's time goes: the WebAssembly call alone (request already in the buffer) and
@@ -177,4 +190,4 @@ const split = (() => {
   return { whole: median(r.map((x) => x[0])), wasm: median(r.map((x) => x[1])), js: median(r.map((x) => x[2])) };
 })();
 if (split) console.log(`token-core (wasm) split: whole call ${split.whole.toFixed(2)} µs = WebAssembly verifyBuffer ${split.wasm.toFixed(2)} µs + request encoding in JS ${split.js.toFixed(2)} µs + the rest (outcome object, glue)`);
-if (process.env.JSON_OUT) fs.writeFileSync(process.env.JSON_OUT, JSON.stringify({ results, fastestJs, rounds, split, load: os.loadavg() }, null, 2));
+if (process.env.JSON_OUT) fs.writeFileSync(process.env.JSON_OUT, JSON.stringify({ results, fastestJs, rounds, wall, split, load: os.loadavg() }, null, 2));
