@@ -62,8 +62,8 @@ function createVerifier(config) {
       const qs = typeof request.querystring === 'string' ? request.querystring : '';
       const text = uri + ip + qs + headers;
       // ASCII only: one byte per character, so the string lengths are the byte lengths.
-      const answer = text.length > MAX_BUFFERED ? undefined : encodeAscii(text);
-      if (answer === undefined) return viaStrings(inner, uri, ip, qs, headers, nowMs);
+      const buffered = text.length <= MAX_BUFFERED && encodeAscii(text);
+      if (!buffered) return viaStrings(inner, uri, ip, qs, headers, nowMs);
       const n = inner.verifyBuffer(uri.length, ip.length, qs.length, text.length, nowMs);
       if (n < 0) return rejection(CODES[-1 - n]);
       // Accepted: the forwarded URI is the URI's tail from byte n, or, flagged REWRITTEN, bytes
@@ -76,10 +76,10 @@ function createVerifier(config) {
     },
   };
 
-  /** Encodes `text` into the buffer; `undefined` when it is not all ASCII. */
+  /** Encodes `text` into the buffer; false when it is not all ASCII. */
   function encodeAscii(text) {
     const { read, written } = encoder.encodeInto(text, buffer(text.length));
-    return read === text.length && written === text.length ? written : undefined;
+    return read === text.length && written === text.length;
   }
 }
 

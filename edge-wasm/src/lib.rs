@@ -124,8 +124,8 @@ impl Verifier {
     }
 
     /// Makes the request buffer at least `len` bytes long and returns its address in the module's
-    /// linear memory ([`linear_memory`]). The address changes when the buffer grows; JavaScript asks again
-    /// whenever a request does not fit.
+    /// linear memory ([`linear_memory`]). The address changes when the buffer grows; JavaScript
+    /// asks again whenever a request does not fit.
     #[wasm_bindgen(js_name = requestBuffer)]
     pub fn request_buffer(&mut self, len: usize) -> usize {
         if self.buffer.len() < len {
