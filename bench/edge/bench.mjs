@@ -1,6 +1,8 @@
 // One run, same tokens: the edge package's WebAssembly verifier (token-core) against fast-jwt and
 // jsonwebtoken (npm) doing HS256 verify plus the same path and intsig checks in plain JS.
 // Measures cold start (load + construct, in fresh processes) and warm per-request cost.
+// Environment: ROUNDS (default 15), ROUND_MS (default 100), JSON_OUT (write the results there),
+// EDGE_PKG (another built package directory to measure instead of edge-wasm/pkg, e.g. an older build).
 //
 // Usage: scripts/build-edge.sh && cargo build -p smd-cli && (cd bench/edge && npm ci) && node bench/edge/bench.mjs
 import { execFileSync } from 'node:child_process';
@@ -13,7 +15,7 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const root = path.resolve(import.meta.dirname, '../..');
 const cli = process.env.SMD_CLI || path.join(root, 'target/debug/smd-cli');
-const ITER = Number(process.env.ITER || 100_000);
+const pkgDir = process.env.EDGE_PKG ? path.resolve(process.env.EDGE_PKG) : path.join(root, 'edge-wasm/pkg');
 
 const KID = '2024111_4f2a9c0e7b13d58a6e21';
 const KEY = '9c3b1f5e2d4a6b8c0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9';
@@ -65,7 +67,7 @@ function splitToken(uri) {
 }
 
 function makePeers() {
-  const { createVerifier } = require(path.join(root, 'edge-wasm/pkg/smd-edge.js'));
+  const { createVerifier } = require(path.join(pkgDir, 'smd-edge.js'));
   const wasm = createVerifier({ keys: { primary: { [KID]: KEY } }, profile: 'strict' });
   const fastJwt = require('fast-jwt');
   const fastVerify = fastJwt.createVerifier({ key: KEY, algorithms: ['HS256'], cache: false, clockTimestamp: NOW * 1000 });
@@ -92,20 +94,46 @@ function makePeers() {
   };
 }
 
-function warm(fn) {
-  for (let i = 0; i < 5000; i++) fn();
-  const samples = [];
-  for (let round = 0; round < 5; round++) {
+// Warm: every peer warms up (5000 calls, then 500 timed ones that size its rounds), then the peers
+// take turns, ROUNDS rounds of about ROUND_MS each, so that all of them see the same machine
+// conditions. A round's figure is the CPU time of this Node process (user + system, all its
+// threads, so garbage collection counts) per call: on a shared machine, wall-clock time also
+// counts the moments the process waits for a core, which made single rounds vary by half.
+// Each peer's figure is its median round; the ratio is the median of the per-round ratios to the
+// fastest JS peer. Wall-clock figures are kept too (JSON_OUT, and the last column).
+const ROUNDS = Number(process.env.ROUNDS || 40);
+const ROUND_MS = Number(process.env.ROUND_MS || 30);
+function warm(fns) {
+  const sizes = fns.map((fn) => {
+    for (let i = 0; i < 5000; i++) fn();
     const t0 = process.hrtime.bigint();
-    for (let i = 0; i < ITER / 5; i++) fn();
-    samples.push(Number(process.hrtime.bigint() - t0) / (ITER / 5) / 1000);
+    for (let i = 0; i < 500; i++) fn();
+    const usPerCall = Number(process.hrtime.bigint() - t0) / 500 / 1000;
+    return Math.max(30, Math.round((ROUND_MS * 1000) / usPerCall));
+  });
+  const rounds = [];
+  const wall = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const cpu = [];
+    const clock = [];
+    fns.forEach((fn, k) => {
+      const c0 = process.cpuUsage();
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < sizes[k]; i++) fn();
+      const t1 = process.hrtime.bigint();
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / sizes[k]);
+      clock.push(Number(t1 - t0) / sizes[k] / 1000);
+    });
+    rounds.push(cpu);
+    wall.push(clock);
   }
-  samples.sort((a, b) => a - b);
-  return samples[2];
+  return { rounds, wall, sizes };
 }
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const COLD = {
-  'token-core (wasm)': `require(${JSON.stringify(path.join(root, 'edge-wasm/pkg/smd-edge.js'))}).createVerifier({keys:{primary:{${JSON.stringify(KID)}:${JSON.stringify(KEY)}}}});`,
+  'token-core (wasm)': `require(${JSON.stringify(path.join(pkgDir, 'smd-edge.js'))}).createVerifier({keys:{primary:{${JSON.stringify(KID)}:${JSON.stringify(KEY)}}}});`,
   'fast-jwt + JS checks': `require('fast-jwt').createVerifier({key:${JSON.stringify(KEY)},algorithms:['HS256']});`,
   'jsonwebtoken + JS checks': `require('jsonwebtoken');`,
 };
@@ -117,15 +145,49 @@ function cold(name) {
 }
 
 const peers = makePeers();
+const names = Object.keys(peers);
 const expected = peers['token-core (wasm)']();
-const results = Object.entries(peers).map(([name, fn]) => {
-  if (fn() !== expected) throw new Error(`${name} disagrees`);
-  return { name, warm_us: warm(fn), cold_ms: cold(name) };
-});
-const fastestJs = Math.min(...results.filter((r) => !r.name.startsWith('token-core')).map((r) => r.warm_us));
-console.log(`node ${process.version}, ${os.cpus().length} cores, ${ITER} warm calls each, token ${signed.split('/')[1].length} bytes`);
-console.log(`${'peer'.padEnd(28)}${'warm µs/call'.padStart(14)}${'vs fastest JS'.padStart(15)}${'cold ms'.padStart(10)}`);
+for (const [name, fn] of Object.entries(peers)) if (fn() !== expected) throw new Error(`${name} disagrees`);
+const { rounds, wall, sizes } = warm(Object.values(peers));
+const js = names.map((n, i) => (n.startsWith('token-core') ? -1 : i)).filter((i) => i >= 0);
+const fastestJsIndex = js.reduce((best, i) => (median(rounds.map((r) => r[i])) < median(rounds.map((r) => r[best])) ? i : best));
+const results = names.map((name, i) => ({
+  name,
+  warm_us: median(rounds.map((r) => r[i])),
+  warm_ratio: median(rounds.map((r) => r[i] / r[fastestJsIndex])),
+  wall_us: median(wall.map((r) => r[i])),
+  wall_ratio: median(wall.map((r) => r[i] / r[fastestJsIndex])),
+  cold_ms: cold(name),
+}));
+const fastestJs = results[fastestJsIndex].warm_us;
+console.log(`node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, ${ROUNDS} warm rounds of ~${ROUND_MS} ms each (${sizes.join('/')} calls), CPU time, token ${signed.split('/')[1].length} bytes`);
+console.log(`${'peer'.padEnd(28)}${'warm µs/call'.padStart(14)}${'vs fastest JS'.padStart(15)}${'cold ms'.padStart(10)}${'vs fastest JS'.padStart(15)}${'wall µs, ratio'.padStart(18)}`);
+const fastestCold = Math.min(...results.filter((r) => !r.name.startsWith('token-core')).map((r) => r.cold_ms));
 for (const r of results) {
-  console.log(`${r.name.padEnd(28)}${r.warm_us.toFixed(2).padStart(14)}${(r.warm_us / fastestJs).toFixed(2).padStart(14)}×${r.cold_ms.toFixed(1).padStart(10)}`);
+  console.log(`${r.name.padEnd(28)}${r.warm_us.toFixed(2).padStart(14)}${r.warm_ratio.toFixed(2).padStart(14)}×${r.cold_ms.toFixed(1).padStart(10)}${(r.cold_ms / fastestCold).toFixed(2).padStart(14)}×${r.wall_us.toFixed(2).padStart(11)}${r.wall_ratio.toFixed(2).padStart(6)}×`);
 }
-if (process.env.JSON_OUT) fs.writeFileSync(process.env.JSON_OUT, JSON.stringify({ results, fastestJs }, null, 2));
+
+// Where the wasm peer's time goes: the WebAssembly call alone (request already in the buffer) and
+// the JavaScript side alone (flattening the request and encoding it into the buffer), in rounds
+// with the whole call.
+const split = (() => {
+  const { Verifier, linearMemory } = require(path.join(pkgDir, 'edge_wasm.js'));
+  if (!linearMemory) return undefined; // a build from before the request buffer
+  const inner = new Verifier(JSON.stringify({ primary: { [KID]: KEY } }), { profile: 'strict' }, undefined);
+  const encoder = new TextEncoder();
+  const flatten = (r) => {
+    let headers = '';
+    for (const name in r.headers) headers += (headers ? '\0' : '') + name.toLowerCase() + '\0' + r.headers[name][0].value;
+    return r.uri + r.clientIp + r.querystring + headers;
+  };
+  const text = flatten(request);
+  const view = new Uint8Array(linearMemory().buffer, inner.requestBuffer(8192), 8192);
+  encoder.encodeInto(text, view);
+  const wasmOnly = () => inner.verifyBuffer(request.uri.length, request.clientIp.length, request.querystring.length, text.length, NOW * 1000);
+  if (wasmOnly() < 0) throw new Error('verifyBuffer rejected the bench request');
+  const jsOnly = () => encoder.encodeInto(flatten(request), view).written;
+  const { rounds: r } = warm([peers['token-core (wasm)'], wasmOnly, jsOnly]);
+  return { whole: median(r.map((x) => x[0])), wasm: median(r.map((x) => x[1])), js: median(r.map((x) => x[2])) };
+})();
+if (split) console.log(`token-core (wasm) split: whole call ${split.whole.toFixed(2)} µs = WebAssembly verifyBuffer ${split.wasm.toFixed(2)} µs + request encoding in JS ${split.js.toFixed(2)} µs + the rest (outcome object, glue)`);
+if (process.env.JSON_OUT) fs.writeFileSync(process.env.JSON_OUT, JSON.stringify({ results, fastestJs, rounds, wall, split, load: os.loadavg() }, null, 2));

@@ -65,6 +65,34 @@ impl Facts {
     }
 }
 
+/// A request as JavaScript encodes it into the request buffer: `uri ip querystring` back to back,
+/// then the header block (`name\0value\0…`).
+#[derive(Debug)]
+pub(crate) struct BufferParts<'a> {
+    pub(crate) uri: &'a str,
+    pub(crate) client_ip: &'a str,
+    pub(crate) querystring: &'a str,
+    pub(crate) headers: &'a str,
+}
+
+impl<'a> BufferParts<'a> {
+    /// Splits the first `total_len` bytes of `buffer`; `None` when the lengths do not fit or the
+    /// bytes are not UTF-8.
+    pub(crate) fn split(
+        buffer: &'a [u8],
+        uri_len: usize,
+        ip_len: usize,
+        qs_len: usize,
+        total_len: usize,
+    ) -> Option<Self> {
+        let text = std::str::from_utf8(buffer.get(..total_len)?).ok()?;
+        let (uri, rest) = text.split_at_checked(uri_len)?;
+        let (client_ip, rest) = rest.split_at_checked(ip_len)?;
+        let (querystring, headers) = rest.split_at_checked(qs_len)?;
+        Some(Self { uri, client_ip, querystring, headers })
+    }
+}
+
 /// A raw query string (`a=1&b=2`, not decoded, as Lambda@Edge gives it) as pairs.
 pub(crate) fn split_query(querystring: &str) -> Vec<(&str, &str)> {
     querystring

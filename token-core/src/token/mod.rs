@@ -24,6 +24,7 @@
 //! arguments. It does not log; rejections are values with stable codes
 //! ([`VerifyError::code`]). It does not issue the CTA-5007 (CWT) tokens of SMD's successor.
 
+mod claims;
 mod compat;
 mod error;
 mod ip;
@@ -32,6 +33,7 @@ mod key;
 mod mac;
 mod policy;
 mod revocation;
+mod sha256;
 mod sign;
 mod strict;
 pub(crate) mod uri;

@@ -7,13 +7,14 @@ use std::borrow::Cow;
 use base64::Engine as _;
 use serde::Deserialize;
 
+use super::claims::Claims;
 use super::error::{Malformed, VerifyError};
 use super::ip::{self, Family};
 use super::key::{KeySet, SigningKey};
 use super::revocation::RevocationList;
 use super::uri;
 use super::verify::{Request, Verified, VerifyOptions};
-use crate::encoding::{B64URL, ct_eq};
+use crate::encoding::{B64URL, ct_eq, decode_b64url};
 use crate::time::UnixTime;
 
 /// Shortest JWT the SMD edge accepts; kept here so both profiles agree on what a token is.
@@ -25,38 +26,6 @@ struct Header<'a> {
     alg: Cow<'a, str>,
     #[serde(borrow, default)]
     kid: Option<Cow<'a, str>>,
-}
-
-/// The claims, strictly typed. serde rejects a repeated known claim ("duplicate field").
-#[derive(Deserialize)]
-struct Claims<'a> {
-    #[serde(default)]
-    ip: bool,
-    #[serde(default)]
-    co: bool,
-    #[serde(default)]
-    cty: bool,
-    #[serde(default)]
-    reg: bool,
-    #[serde(default)]
-    ssn: bool,
-    exp: Option<i64>,
-    nbf: Option<i64>,
-    #[serde(borrow, default)]
-    headers: Vec<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    qs: Vec<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    intsig: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    paths: Option<Vec<Cow<'a, str>>>,
-    #[serde(borrow, default)]
-    exc: Vec<Cow<'a, str>>,
-    ip_ver: Option<u8>,
-    #[serde(default)]
-    co_fallback: bool,
-    #[serde(default)]
-    reg_fallback: bool,
 }
 
 pub(crate) fn verify(
@@ -110,20 +79,18 @@ pub(crate) fn verify(
     }
 
     // Typical payloads decode into the stack; larger ones (up to the size cap) into the heap.
-    let bad_b64 = |_| VerifyError::Malformed(Malformed::Base64);
     let mut stack = [0u8; 2048];
-    let heap;
-    let payload_bytes: &[u8] = if p64.len() <= 2728 {
-        let n = B64URL
-            .decode_slice(p64, &mut stack)
-            .map_err(|_| VerifyError::Malformed(Malformed::Base64))?;
-        stack.get(..n).unwrap_or_default()
+    let mut heap = Vec::new();
+    let out: &mut [u8] = if p64.len() <= 2728 {
+        &mut stack
     } else {
-        heap = B64URL.decode(p64).map_err(bad_b64)?;
-        &heap
+        heap.resize(p64.len() / 4 * 3 + 2, 0);
+        &mut heap
     };
-    let claims: Claims<'_> = serde_json::from_slice(payload_bytes)
-        .map_err(|_| VerifyError::Malformed(Malformed::Payload))?;
+    let n = decode_b64url(p64.as_bytes(), out).ok_or(VerifyError::Malformed(Malformed::Base64))?;
+    let payload_bytes = out.get(..n).unwrap_or_default();
+    let claims =
+        Claims::parse(payload_bytes).map_err(|_| VerifyError::Malformed(Malformed::Payload))?;
 
     let leeway_ms = i64::from(options.leeway_secs) * 1000;
     let now_ms = now.as_millis();
@@ -261,9 +228,9 @@ fn decode_mac(text: &str) -> Option<[u8; 32]> {
     if text.len() != 43 {
         return None;
     }
-    let mut buf = [0u8; 33];
-    match B64URL.decode_slice(text, &mut buf) {
-        Ok(32) => buf.first_chunk::<32>().copied(),
+    let mut buf = [0u8; 32];
+    match decode_b64url(text.as_bytes(), &mut buf) {
+        Some(32) => Some(buf),
         _ => None,
     }
 }
