@@ -18,6 +18,7 @@
 //! | `lake` (feature `parquet`) | reading the lake back: canned queries and polars SQL |
 //! | `report` (feature `parquet`) | the self-contained HTML QoE report |
 //! | [`generate`] | the synthetic traffic generator |
+//! | `kinesis` (feature `kinesis`) | the Kinesis consumer: shards, leases, checkpoints, ranges |
 //!
 //! Bad lines never stop a run: they are quarantined with a stable [`Reason`] code.
 
@@ -28,6 +29,8 @@ pub mod field;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod generate;
+#[cfg(feature = "kinesis")]
+pub mod kinesis;
 #[cfg(feature = "parquet")]
 pub mod lake;
 pub mod line;
