@@ -14,6 +14,7 @@
 //! | [`partition`] | `dt=…/hour=…` partitions and deterministic object names |
 //! | [`sink`] | the [`sink::Sink`], [`sink::Encoder`] and [`sink::Source`] traits; local directory |
 //! | [`pipeline`] | lines → row groups → objects, with bounded memory |
+//! | [`range`] | one contiguous range of a stream shard's records → its lake objects (pure) |
 //! | `parquet` (feature `parquet`) | the Parquet encoder: the only pipeline module naming polars |
 //! | `lake` (feature `parquet`) | reading the lake back: canned queries and polars SQL |
 //! | `report` (feature `parquet`) | the self-contained HTML QoE report |
@@ -35,6 +36,7 @@ pub mod line;
 pub mod parquet;
 pub mod partition;
 pub mod pipeline;
+pub mod range;
 #[cfg(feature = "parquet")]
 pub mod report;
 pub mod request;
