@@ -18,6 +18,8 @@
 //! | `parquet` (feature `parquet`) | the Parquet encoder: the only pipeline module naming polars |
 //! | `lake` (feature `parquet`) | reading the lake back: canned queries and polars SQL |
 //! | `report` (feature `parquet`) | the self-contained HTML QoE report |
+//! | `lambda` (feature `lambda`) | the Lambda ingest mode: Kinesis event batches → S3 lake, partial batch failures |
+//! | `store` (feature `s3`) | the lake's object store (directory or S3) and crash-safe range writes |
 //! | [`generate`] | the synthetic traffic generator |
 //!
 //! Bad lines never stop a run: they are quarantined with a stable [`Reason`] code.
@@ -31,6 +33,8 @@ pub mod fuzzing;
 pub mod generate;
 #[cfg(feature = "parquet")]
 pub mod lake;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod line;
 #[cfg(feature = "parquet")]
 pub mod parquet;
@@ -43,6 +47,8 @@ pub mod request;
 pub mod schema;
 pub mod session;
 pub mod sink;
+#[cfg(feature = "s3")]
+pub mod store;
 
 pub use error::{Error, Reason};
 

@@ -88,7 +88,9 @@ fn keys_are_fixed_by_shard_and_first_sequence() {
     // One object per UTC hour of the lines' timestamps (nothing rolls at 128 MiB).
     let want: std::collections::BTreeSet<String> = recs
         .iter()
-        .flat_map(|(_, d)| std::str::from_utf8(d).unwrap().lines().map(str::to_owned).collect::<Vec<_>>())
+        .flat_map(|(_, d)| {
+            std::str::from_utf8(d).unwrap().lines().map(str::to_owned).collect::<Vec<_>>()
+        })
         .map(|line| {
             let secs: f64 = line.split('\t').next().unwrap().parse().unwrap();
             format!("dt=2024-05-02/hour={:02}", (secs as i64) / 3600 % 24)
@@ -133,7 +135,8 @@ fn rolled_files_get_deterministic_suffixes() {
     let first = seq(0);
     for (dir, names) in &per_hour {
         assert!(names.len() > 1, "{dir} rolled: {names:?}");
-        let mut want: Vec<String> = (1..names.len()).map(|n| format!("part-{SHARD}-{first}-{n}.tsv")).collect();
+        let mut want: Vec<String> =
+            (1..names.len()).map(|n| format!("part-{SHARD}-{first}-{n}.tsv")).collect();
         want.push(format!("part-{SHARD}-{first}.tsv"));
         want.sort();
         assert_eq!(names, &want, "{dir}");
