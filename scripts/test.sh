@@ -40,6 +40,11 @@ cargo test --workspace --all-features --locked
 step "cmcd-ingest without default features (the pure pipeline, no polars)"
 cargo test -p cmcd-ingest --no-default-features --locked
 
+step "cmcd-ingest object store and Lambda handler against moto S3 (scripts/emulators.sh)"
+# The S3 tests are #[ignore]d in plain `cargo test` (they need the server) and run here.
+scripts/emulators.sh --only moto -- cargo test -p cmcd-ingest --features lambda --locked \
+  --test store_s3 --test lambda -- --ignored
+
 step "token-core builds for wasm32-unknown-unknown"
 cargo build -p token-core --target wasm32-unknown-unknown --locked
 

@@ -14,9 +14,12 @@
 //! | [`partition`] | `dt=…/hour=…` partitions and deterministic object names |
 //! | [`sink`] | the [`sink::Sink`], [`sink::Encoder`] and [`sink::Source`] traits; local directory |
 //! | [`pipeline`] | lines → row groups → objects, with bounded memory |
+//! | [`range`] | one contiguous range of a stream shard's records → its lake objects (pure) |
 //! | `parquet` (feature `parquet`) | the Parquet encoder: the only pipeline module naming polars |
 //! | `lake` (feature `parquet`) | reading the lake back: canned queries and polars SQL |
 //! | `report` (feature `parquet`) | the self-contained HTML QoE report |
+//! | `lambda` (feature `lambda`) | the Lambda ingest mode: Kinesis event batches → S3 lake, partial batch failures |
+//! | `store` (feature `s3`) | the lake's object store (directory or S3) and crash-safe range writes |
 //! | [`generate`] | the synthetic traffic generator |
 //! | `kinesis` (feature `kinesis`) | the Kinesis consumer: shards, leases, checkpoints, ranges |
 //!
@@ -33,17 +36,22 @@ pub mod generate;
 pub mod kinesis;
 #[cfg(feature = "parquet")]
 pub mod lake;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod line;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod partition;
 pub mod pipeline;
+pub mod range;
 #[cfg(feature = "parquet")]
 pub mod report;
 pub mod request;
 pub mod schema;
 pub mod session;
 pub mod sink;
+#[cfg(feature = "s3")]
+pub mod store;
 
 pub use error::{Error, Reason};
 
