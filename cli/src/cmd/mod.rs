@@ -6,6 +6,8 @@ pub(crate) mod cmcd;
 pub(crate) mod edge;
 #[cfg(feature = "ingest")]
 pub(crate) mod ingest;
+#[cfg(feature = "kinesis")]
+pub(crate) mod ingest_kinesis;
 pub(crate) mod inspect;
 pub(crate) mod keys;
 #[cfg(feature = "ingest")]

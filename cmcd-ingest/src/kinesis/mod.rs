@@ -9,6 +9,7 @@
 //! | [`lease`] | lease/checkpoint items and the pure balancing decision ([`lease::plan`]) |
 //! | [`lease_file`], [`lease_dynamo`], [`lease_store`] | the stores: `file://PATH`, `dynamodb://TABLE` |
 //! | [`output`] | the encoder and sink traits a range goes through |
+//! | [`lake`] | those traits over [`crate::range::encode_range`] and [`crate::store::ObjectStore`] |
 //! | [`worker`] | one held shard: replay the pending range, read, write ranges, checkpoint |
 //! | [`consumer`] | the process: discovery, leases, workers, progress, graceful stop |
 //! | [`sequence`], [`backoff`], [`error`] | helpers |
@@ -28,6 +29,7 @@ pub mod backoff;
 pub mod consumer;
 pub mod discovery;
 pub mod error;
+pub mod lake;
 pub mod lease;
 pub mod lease_dynamo;
 pub mod lease_file;
