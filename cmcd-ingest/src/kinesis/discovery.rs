@@ -1,5 +1,6 @@
 //! Shard discovery: `ListShards` with paging. The first call names the stream; follow-up calls
-//! send the `NextToken` alone, as the API requires. Throttling is retried with backoff.
+//! send the `NextToken` without the stream name, as the API requires (and `MaxResults` again,
+//! or the service returns everything left). Throttling is retried with backoff.
 
 use std::time::Duration;
 
@@ -47,7 +48,7 @@ pub async fn list_shards(
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
     loop {
         let req = match &token {
-            Some(t) => client.list_shards().next_token(t),
+            Some(t) => client.list_shards().next_token(t).set_max_results(page_size),
             None => client.list_shards().stream_name(stream).set_max_results(page_size),
         };
         let out = match req.send().await {
