@@ -113,6 +113,11 @@ pub(crate) fn run(args: KinesisArgs, json: bool) -> anyhow::Result<ExitCode> {
     config.exit_when_idle = args.exit_when_idle.map(|s| secs(s, "exit-when-idle")).transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
+        // Registered first, so a SIGTERM during start-up is not fatal: it stops the run once it
+        // begins.
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
         let conf = sdk_config(args.region.as_deref()).await;
         let kinesis_ep = args.kinesis_endpoint.as_deref().or(args.endpoint.as_deref());
         let dynamo_ep = args.dynamodb_endpoint.as_deref().or(args.endpoint.as_deref());
@@ -131,14 +136,9 @@ pub(crate) fn run(args: KinesisArgs, json: bool) -> anyhow::Result<ExitCode> {
         let consumer = Consumer::new(config, kinesis, store, encoder, sink);
         let stop = consumer.stop_handle();
         tokio::spawn(async move {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(s) => s,
-                    Err(_) => return,
-                };
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
+                _ = int.recv() => {}
             }
             stop.stop();
         });

@@ -97,6 +97,12 @@ class Consumer:
         self.log.close()
 
     def term(self):
+        """SIGTERM once the process handles it (it prints its start line after installing the
+        handler; before that the signal's default action would kill it)."""
+        deadline = time.time() + 60
+        while b"reading stream" not in self.log_path.read_bytes() and self.proc.poll() is None:
+            assert time.time() < deadline, f"{self.name} did not start:\n{self.tail()}"
+            time.sleep(0.05)
         self.proc.send_signal(signal.SIGTERM)
 
     def wait(self, timeout):
