@@ -74,6 +74,9 @@ scripts/emulators.sh --only kinesis-mock,dynalite -- \
 # The crash proof: 50,000 records, two consumers killed -9 at least 5 times, lake read by pyarrow.
 scripts/emulators.sh --only kinesalite,dynalite,moto -- \
   env SMD_CLI="$PWD/target/debug/smd-cli" .venv/bin/python cmcd-ingest/tests/py/test_kinesis_crash.py
+# SplitShard, MergeShards and UpdateShardCount while consuming (kinesis-mock sends ChildShards).
+scripts/emulators.sh --only kinesis-mock -- \
+  env SMD_CLI="$PWD/target/debug/smd-cli" .venv/bin/python cmcd-ingest/tests/py/test_kinesis_reshard.py
 # S3 answers 503 mid-run: retries, no checkpoint moves, complete lake after recovery.
 scripts/emulators.sh --only kinesalite,moto -- \
   env SMD_CLI="$PWD/target/debug/smd-cli" .venv/bin/python cmcd-ingest/tests/py/test_kinesis_s3_fault.py
