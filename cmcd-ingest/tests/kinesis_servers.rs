@@ -84,7 +84,10 @@ async fn leases_steal_expire_and_fence_on_dynalite() {
     assert!(store.checkpoint(&b3, &Checkpoint::Sequence("200".into())).await.unwrap());
     let items = store.list().await.unwrap();
     let s3 = items.iter().find(|l| l.shard_id == "shardId-000000000003").unwrap();
-    assert_eq!((s3.pending.clone(), s3.checkpoint.clone()), (None, Checkpoint::Sequence("200".into())));
+    assert_eq!(
+        (s3.pending.clone(), s3.checkpoint.clone()),
+        (None, Checkpoint::Sequence("200".into()))
+    );
     // a renews the rest, but with a short lease; once those expire, b takes them over.
     for h in &a_held[..3] {
         assert!(store.renew(h, now_ms() + 300).await.unwrap());

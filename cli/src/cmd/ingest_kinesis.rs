@@ -7,15 +7,15 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 use cmcd_ingest::field::FieldSet;
-use cmcd_ingest::kinesis::lake::{LakeEncoder, open_lake};
-use cmcd_ingest::parquet::ParquetEncoder;
-use cmcd_ingest::pipeline::Config as IngestConfig;
 use cmcd_ingest::kinesis::aws::{dynamodb_client, kinesis_client, sdk_config};
+use cmcd_ingest::kinesis::lake::{LakeEncoder, open_lake};
 use cmcd_ingest::kinesis::lease_dynamo::DynamoLeases;
 use cmcd_ingest::kinesis::lease_file::FileLeases;
 use cmcd_ingest::kinesis::lease_store::{LeaseStore, StoreUri};
 use cmcd_ingest::kinesis::reader::StartAt;
 use cmcd_ingest::kinesis::{Consumer, ConsumerConfig, Report, Snapshot};
+use cmcd_ingest::parquet::ParquetEncoder;
+use cmcd_ingest::pipeline::Config as IngestConfig;
 use serde_json::json;
 
 use crate::support::print_json;

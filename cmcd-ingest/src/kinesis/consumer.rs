@@ -202,7 +202,9 @@ impl<E, S> Shared<E, S> {
     pub(crate) fn biggest_buffer(&self) -> Option<String> {
         self.ctls()
             .into_iter()
-            .max_by_key(|(id, c)| (c.buffered.load(Ordering::SeqCst), std::cmp::Reverse(id.clone())))
+            .max_by_key(|(id, c)| {
+                (c.buffered.load(Ordering::SeqCst), std::cmp::Reverse(id.clone()))
+            })
             .map(|(id, _)| id)
     }
 
@@ -297,7 +299,11 @@ impl<E: RangeEncoder, S: RangeSink> Consumer<E, S> {
             shards: Mutex::new(BTreeMap::new()),
             events: Mutex::new(Vec::new()),
         });
-        Self { shared, stop: Arc::new(AtomicBool::new(false)), stop_notify: Arc::new(Notify::new()) }
+        Self {
+            shared,
+            stop: Arc::new(AtomicBool::new(false)),
+            stop_notify: Arc::new(Notify::new()),
+        }
     }
 
     /// A handle that stops the run gracefully.
@@ -311,10 +317,7 @@ impl<E: RangeEncoder, S: RangeSink> Consumer<E, S> {
     /// # Errors
     ///
     /// The first fatal error (after the other shards were stopped gracefully).
-    pub async fn run(
-        self,
-        mut report: impl FnMut(Report<'_>),
-    ) -> Result<Outcome, ConsumerError> {
+    pub async fn run(self, mut report: impl FnMut(Report<'_>)) -> Result<Outcome, ConsumerError> {
         let shared = Arc::clone(&self.shared);
         let config = shared.config.clone();
         let started = Instant::now();
@@ -387,7 +390,11 @@ impl<E: RangeEncoder, S: RangeSink> Consumer<E, S> {
                         totals.absorb(&r.ctl);
                         totals.lost += 1;
                         shared.forget(&id);
-                        shared.event(Event::warn("lease_lost", Some(&id), "lease lost: stopped".into()));
+                        shared.event(Event::warn(
+                            "lease_lost",
+                            Some(&id),
+                            "lease lost: stopped".into(),
+                        ));
                     }
                 }
                 // Reap finished workers.
@@ -404,12 +411,20 @@ impl<E: RangeEncoder, S: RangeSink> Consumer<E, S> {
                         Ok(Ok(ShardExit::Finished)) => {
                             totals.finished += 1;
                             let _ = shared.store.release(&r.held).await;
-                            shared.event(Event::info("shard_finished", Some(&id), "read to its end and checkpointed at SHARD_END".into()));
+                            shared.event(Event::info(
+                                "shard_finished",
+                                Some(&id),
+                                "read to its end and checkpointed at SHARD_END".into(),
+                            ));
                             last_list = None;
                         }
                         Ok(Ok(ShardExit::Lost)) => {
                             totals.lost += 1;
-                            shared.event(Event::warn("lease_lost", Some(&id), "lease lost: stopped".into()));
+                            shared.event(Event::warn(
+                                "lease_lost",
+                                Some(&id),
+                                "lease lost: stopped".into(),
+                            ));
                         }
                         Ok(Ok(ShardExit::Stopped)) => {
                             let _ = shared.store.release(&r.held).await;
@@ -443,7 +458,10 @@ impl<E: RangeEncoder, S: RangeSink> Consumer<E, S> {
                         counter: lease.counter,
                     };
                     let (code, what) = if steal {
-                        ("lease_stolen", format!("taken from {}", observed.owner.as_deref().unwrap_or("?")))
+                        (
+                            "lease_stolen",
+                            format!("taken from {}", observed.owner.as_deref().unwrap_or("?")),
+                        )
                     } else {
                         ("lease_taken", "taken".to_owned())
                     };
@@ -460,7 +478,10 @@ impl<E: RangeEncoder, S: RangeSink> Consumer<E, S> {
                         lease,
                         held.clone(),
                     ));
-                    running.insert(held.shard_id.clone(), Running { held, ctl, task, expires_ms: expires });
+                    running.insert(
+                        held.shard_id.clone(),
+                        Running { held, ctl, task, expires_ms: expires },
+                    );
                 }
                 // Idle exit.
                 if let Some(limit) = config.exit_when_idle {
@@ -497,7 +518,11 @@ impl<E: RangeEncoder, S: RangeSink> Consumer<E, S> {
         for r in running.values() {
             r.ctl.wake.notify_one();
         }
-        shared.event(Event::info("shutdown", None, format!("stopping ({reason}): flushing {} shards", running.len())));
+        shared.event(Event::info(
+            "shutdown",
+            None,
+            format!("stopping ({reason}): flushing {} shards", running.len()),
+        ));
         for e in shared.drain_events() {
             report(Report::Event(&e));
         }
@@ -548,11 +573,8 @@ impl<E, S> Shared<E, S> {
     }
 
     fn forget(&self, id: &str) {
-        let removed = self
-            .shards
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(id);
+        let removed =
+            self.shards.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(id);
         if let Some(c) = removed {
             let b = c.buffered.swap(0, Ordering::SeqCst);
             self.buffered.fetch_sub(b, Ordering::SeqCst);

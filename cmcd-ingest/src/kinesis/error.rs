@@ -9,10 +9,14 @@ pub enum ConsumerError {
     #[error("bad checkpoint store {0:?}: use dynamodb://TABLE or file://PATH")]
     BadCheckpointUri(String),
     /// A `--start` value that is not `trim-horizon`, `latest` or `at-timestamp=RFC3339`.
-    #[error("bad start position {0:?}: use trim-horizon, latest or at-timestamp=2024-05-02T11:00:00Z")]
+    #[error(
+        "bad start position {0:?}: use trim-horizon, latest or at-timestamp=2024-05-02T11:00:00Z"
+    )]
     BadStart(String),
     /// Another process holds the checkpoint file.
-    #[error("checkpoint file {0} is in use by another process (file:// checkpoints serve one process; use dynamodb:// to share a stream)")]
+    #[error(
+        "checkpoint file {0} is in use by another process (file:// checkpoints serve one process; use dynamodb:// to share a stream)"
+    )]
     CheckpointLocked(String),
     /// The checkpoint file could not be read or written.
     #[error("checkpoint file {path}: {source}")]

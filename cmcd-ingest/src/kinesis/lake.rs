@@ -3,8 +3,6 @@
 //! [`crate::store::ObjectStore::write_range`] (which replaces what an earlier attempt at the same
 //! range left, via its manifest).
 
-use std::future::Future;
-
 use crate::field::FieldSet;
 use crate::pipeline::Config;
 use crate::range::{RangeRecord, encode_range};
@@ -37,18 +35,16 @@ impl<E: Encoder + Clone + Send + Sync + 'static> RangeEncoder for LakeEncoder<E>
 }
 
 impl RangeSink for ObjectStore {
-    fn write_range(
+    async fn write_range(
         &self,
         shard: &str,
         first_sequence: &str,
         objects: Objects,
-    ) -> impl Future<Output = Result<(), SinkError>> + Send {
-        async move {
-            Self::write_range(self, shard, first_sequence, objects)
-                .await
-                .map(|_| ())
-                .map_err(|e| Box::new(e) as SinkError)
-        }
+    ) -> Result<(), SinkError> {
+        Self::write_range(self, shard, first_sequence, objects)
+            .await
+            .map(|_| ())
+            .map_err(|e| Box::new(e) as SinkError)
     }
 }
 

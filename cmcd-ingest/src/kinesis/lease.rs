@@ -270,7 +270,10 @@ mod tests {
         // A parent unknown to the table but still listed by the stream blocks the child; one
         // that expired from the stream does not.
         let orphan = Lease::new("c3", vec!["gone".into()]);
-        assert!(plan(std::slice::from_ref(&orphan), "me", &set(&[]), &set(&["gone", "c3"]), 100).is_empty());
+        assert!(
+            plan(std::slice::from_ref(&orphan), "me", &set(&[]), &set(&["gone", "c3"]), 100)
+                .is_empty()
+        );
         assert_eq!(ids(&plan(&[orphan], "me", &set(&[]), &set(&["c3"]), 100)), ["take c3"]);
     }
 

@@ -94,8 +94,8 @@ impl DynamoLeases {
             match created {
                 Ok(_) => {}
                 // Another worker created it first.
-                Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {
-                }
+                Err(e)
+                    if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {}
                 Err(e) => return Err(dyn_err("CreateTable")(e)),
             }
         }

@@ -203,8 +203,8 @@ fn render(items: &BTreeMap<String, Lease>) -> Vec<u8> {
             )
         })
         .collect();
-    let mut text = serde_json::to_string_pretty(&json!({"version": 1, "shards": shards}))
-        .unwrap_or_default();
+    let mut text =
+        serde_json::to_string_pretty(&json!({"version": 1, "shards": shards})).unwrap_or_default();
     text.push('\n');
     text.into_bytes()
 }
@@ -241,10 +241,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<BTreeMap<String, Lease>, ConsumerE
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
             .unwrap_or_default();
-        items.insert(
-            id.clone(),
-            Lease { checkpoint, pending, ..Lease::new(id.clone(), parents) },
-        );
+        items.insert(id.clone(), Lease { checkpoint, pending, ..Lease::new(id.clone(), parents) });
     }
     Ok(items)
 }
@@ -274,7 +271,8 @@ mod tests {
     use super::*;
 
     fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("smd-lease-file-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("smd-lease-file-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         dir

@@ -43,8 +43,9 @@ impl StartAt {
             "latest" => Ok(Self::Latest),
             _ => {
                 let ts = text.strip_prefix("at-timestamp=").ok_or_else(bad)?;
-                let dt = DateTime::from_str(ts, aws_sdk_kinesis::primitives::DateTimeFormat::DateTime)
-                    .map_err(|_| bad())?;
+                let dt =
+                    DateTime::from_str(ts, aws_sdk_kinesis::primitives::DateTimeFormat::DateTime)
+                        .map_err(|_| bad())?;
                 Ok(Self::AtTimestamp(dt.to_millis().map_err(|_| bad())?))
             }
         }
@@ -161,7 +162,8 @@ impl ShardReader {
     }
 
     async fn new_iterator(&mut self) -> Result<String, ConsumerError> {
-        let mut req = self.client.get_shard_iterator().stream_name(&self.stream).shard_id(&self.shard);
+        let mut req =
+            self.client.get_shard_iterator().stream_name(&self.stream).shard_id(&self.shard);
         req = match &self.resume {
             Position::At(seq) => req
                 .shard_iterator_type(ShardIteratorType::AtSequenceNumber)
@@ -227,7 +229,10 @@ impl ShardReader {
                     let records: Vec<StreamRecord> = out
                         .records
                         .into_iter()
-                        .map(|r| StreamRecord { sequence: r.sequence_number, data: r.data.into_inner() })
+                        .map(|r| StreamRecord {
+                            sequence: r.sequence_number,
+                            data: r.data.into_inner(),
+                        })
                         .collect();
                     if let Some(last) = records.last() {
                         self.resume = Position::After(last.sequence.clone());
@@ -254,8 +259,7 @@ impl ShardReader {
                     self.iterator = None;
                 }
                 Err(e) if is_retryable(&e) => {
-                    let throttled =
-                        e.as_service_error().is_some_and(|s| is_throttling(s.code()));
+                    let throttled = e.as_service_error().is_some_and(|s| is_throttling(s.code()));
                     if !throttled && self.backoff.attempts() >= MAX_FAILURES {
                         return Err(kinesis_err("GetRecords", &e));
                     }

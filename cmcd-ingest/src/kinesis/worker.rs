@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::backoff::Backoff;
-use super::consumer::{Event, Shared, ShardCtl};
+use super::consumer::{Event, ShardCtl, Shared};
 use super::error::ConsumerError;
 use super::lease::{Checkpoint, Held, Lease, PendingRange};
 use super::output::{RangeEncoder, RangeSink};
@@ -56,10 +56,11 @@ pub(crate) async fn run<E: RangeEncoder, S: RangeSink>(
     let shard = held.shard_id.clone();
     let mut reader = ShardReader::new(shared.kinesis.clone(), &shared.config.stream, &shard);
     let position = if let Some(pending) = &lease.pending {
-        shared.event(Event::info("replay", Some(&shard), format!(
-            "replaying pending range {}..={}",
-            pending.first, pending.last
-        )));
+        shared.event(Event::info(
+            "replay",
+            Some(&shard),
+            format!("replaying pending range {}..={}", pending.first, pending.last),
+        ));
         let records = replay(&mut reader, &shard, pending).await?;
         if !flush(&shared, &ctl, &held, records, false).await? {
             return Ok(ShardExit::Lost);
