@@ -10,6 +10,8 @@
 #   - Debian's chromium and ffmpeg, for the browser end-to-end test (apt-get; needs root or sudo)
 #   - a Python virtual environment in .venv with requirements-test.txt (pyarrow, DuckDB) for the
 #     independent Parquet readers of cmcd-ingest/tests/py
+#   - through scripts/emulators.sh, moto (same .venv) as the local S3 server of the object-store
+#     and Lambda handler tests of cmcd-ingest
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -24,6 +24,18 @@
 //! | `kinesis` (feature `kinesis`) | the Kinesis consumer: shards, leases, checkpoints, ranges |
 //!
 //! Bad lines never stop a run: they are quarantined with a stable [`Reason`] code.
+//!
+//! # Features
+//!
+//! | feature | adds | pulls in |
+//! |---|---|---|
+//! | `parquet` (default) | `parquet`, `lake`, `report` | polars |
+//! | `s3` | `store`: the object store (directory or S3) | aws-config, aws-sdk-s3, tokio |
+//! | `lambda` | `lambda` and the `smd-ingest-lambda` binary | `s3`, `parquet`, lambda_runtime, serde |
+//!
+//! Without features the crate is the pure pipeline: no polars, no AWS SDK, no async runtime.
+//! Nothing here polls a stream: the Lambda mode receives its records from the event-source
+//! mapping, and a stream consumer hands its ranges to `range::encode_range` the same way.
 
 pub mod batch;
 pub mod error;

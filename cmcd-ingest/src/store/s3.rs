@@ -238,7 +238,8 @@ impl S3Store {
                     .send()
                     .await
                     .map_err(|e| classify(&e))?;
-                out.upload_id.ok_or(Failure { retryable: true, message: "no UploadId".into() })
+                out.upload_id
+                    .ok_or_else(|| Failure { retryable: true, message: "no UploadId".into() })
             })
             .await?;
         let result = self.upload_parts(key, full, upload_id, bytes::Bytes::from(bytes)).await;
