@@ -1,5 +1,5 @@
 //! The consumer process: discovers shards, keeps its leases (take, renew, steal, release),
-//! runs one [`worker`](super::worker) per held shard, reports progress, and shuts down
+//! runs one [`super::worker`] per held shard, reports progress, and shuts down
 //! gracefully (ranges in flight written and checkpointed, leases released for an immediate
 //! hand-over).
 //!
