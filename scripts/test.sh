@@ -72,7 +72,7 @@ SMD_CLI="$PWD/target/debug/smd-cli" .venv/bin/python cmcd-ingest/tests/py/test_l
 step "Kinesis consumer against local AWS servers (scripts/emulators.sh: kinesis-mock, kinesalite, dynalite, moto)"
 # Lease table logic on dynalite and ListShards paging on kinesis-mock (Rust, ignored by default).
 scripts/emulators.sh --only kinesis-mock,dynalite -- \
-  cargo test -p cmcd-ingest --features kinesis --locked --test kinesis_servers -- --ignored
+  cargo test -p cmcd-ingest --all-features --locked --test kinesis_servers -- --ignored
 # The crash proof: 50,000 records, two consumers killed -9 at least 5 times, lake read by pyarrow.
 scripts/emulators.sh --only kinesalite,dynalite,moto -- \
   env SMD_CLI="$PWD/target/debug/smd-cli" .venv/bin/python cmcd-ingest/tests/py/test_kinesis_crash.py
