@@ -36,7 +36,7 @@ fi
 
 cargo build --locked -p cmcd-ingest --bin smd-ingest-lambda --features lambda \
   --profile lambda-release --target "$target"
-bin="$repo/target/$target/lambda-release/smd-ingest-lambda"
+bin="${CARGO_TARGET_DIR:-$repo/target}/$target/lambda-release/smd-ingest-lambda"
 
 # provided.al2023 has glibc 2.34: a binary needing a newer symbol version would not start.
 if command -v objdump >/dev/null 2>&1; then

@@ -3,7 +3,8 @@
 //! `scripts/emulators.sh --only moto`), the lake read back by pyarrow from `.venv`:
 //! every good line lands once, bad records are quarantined, a failing S3 yields the first record
 //! of every shard group in `batchItemFailures`, and a bisected retry after a longer attempt
-//! followed by the rest leaves exactly the input lines.
+//! followed by the rest leaves exactly the input lines. One test needs no server: on a
+//! directory lake, a write failure of one shard names only that shard's first record.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -226,4 +227,43 @@ fn settings_from_the_environment() {
     assert_eq!(s.fields.len(), 3);
     assert!(s.s3.path_style);
     assert_eq!(s.s3.endpoint.as_deref(), Some("http://127.0.0.1:5000"));
+}
+
+#[tokio::test]
+async fn only_the_shard_whose_write_failed_is_retried() {
+    // A directory lake (no server): shard 1's hour-11 object path is taken by a directory, a
+    // real write failure for that shard only.
+    let root = std::env::temp_dir().join(format!("cmcd-lambda-partial-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let event = event();
+    let firsts = first_of_each_shard(&event);
+    let blocked =
+        format!("requests/dt=2024-05-02/hour=11/part-shardId-000000000001-{}.parquet", firsts[1]);
+    std::fs::create_dir_all(root.join(&blocked).join("blocker")).unwrap();
+    let handler = Handler::new(ObjectStore::dir(&root), FieldSet::all(), Config::default());
+    let outcomes = handler.handle_groups(&event).await;
+    assert_eq!(outcomes.len(), 2);
+    assert!(outcomes[0].result.is_ok(), "{:?}", outcomes[0].result);
+    let err = outcomes[1].result.as_ref().unwrap_err();
+    assert_eq!(err.code(), "store_io");
+    assert!(err.to_string().contains(&blocked), "{err}");
+    let response = BatchResponse::from_outcomes(&outcomes);
+    assert_eq!(
+        response.batch_item_failures,
+        [BatchItemFailure { item_identifier: firsts[1].clone() }]
+    );
+    // The retry of shard 1 from its first record, once the path is free, completes the lake.
+    std::fs::remove_dir_all(root.join(&blocked)).unwrap();
+    let retry = KinesisEvent {
+        records: event
+            .records
+            .iter()
+            .filter(|r| r.shard() == "shardId-000000000001")
+            .cloned()
+            .collect(),
+    };
+    assert_eq!(handler.handle(&retry).await, BatchResponse::default());
+    let keys = ObjectStore::dir(&root).list("requests/").await.unwrap();
+    assert_eq!(keys.len(), 8, "{keys:?}");
+    std::fs::remove_dir_all(root).unwrap();
 }
