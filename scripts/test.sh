@@ -9,8 +9,10 @@
 #   - the npm packages of edge-wasm/js and e2e (npm ci)
 #   - Debian's chromium and ffmpeg, for the browser end-to-end test (apt-get; needs root or sudo)
 #   - a Python virtual environment in .venv with requirements-test.txt (pyarrow, DuckDB) for the
-#     independent Parquet readers of cmcd-ingest/tests/py, cfn-lint for the deploy templates, and
-#     moto (started on 127.0.0.1 by scripts/emulators.sh) for the deploy commands
+#     independent Parquet readers of cmcd-ingest/tests/py, and cfn-lint for the deploy templates
+#   - through scripts/emulators.sh: kinesis-mock, kinesalite and dynalite (npm, into a cache dir)
+#     and moto (same .venv), started on 127.0.0.1 and stopped by PID, for the object-store,
+#     Lambda handler, Kinesis consumer and deploy tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +43,11 @@ cargo test --workspace --all-features --locked
 step "cmcd-ingest without default features (the pure pipeline, no polars)"
 cargo test -p cmcd-ingest --no-default-features --locked
 
+step "cmcd-ingest object store and Lambda handler against moto S3 (scripts/emulators.sh)"
+# The S3 tests are #[ignore]d in plain `cargo test` (they need the server) and run here.
+scripts/emulators.sh --only moto -- cargo test -p cmcd-ingest --features lambda --locked \
+  --test store_s3 --test lambda -- --ignored
+
 step "token-core builds for wasm32-unknown-unknown"
 cargo build -p token-core --target wasm32-unknown-unknown --locked
 
@@ -62,6 +69,20 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 cargo build -p smd-cli --locked
 SMD_CLI="$PWD/target/debug/smd-cli" .venv/bin/python cmcd-ingest/tests/py/test_lake.py
+
+step "Kinesis consumer against local AWS servers (scripts/emulators.sh: kinesis-mock, kinesalite, dynalite, moto)"
+# Lease table logic on dynalite and ListShards paging on kinesis-mock (Rust, ignored by default).
+scripts/emulators.sh --only kinesis-mock,dynalite -- \
+  cargo test -p cmcd-ingest --all-features --locked --test kinesis_servers -- --ignored
+# The crash proof: 50,000 records, two consumers killed -9 at least 5 times, lake read by pyarrow.
+scripts/emulators.sh --only kinesalite,dynalite,moto -- \
+  env SMD_CLI="$PWD/target/debug/smd-cli" .venv/bin/python cmcd-ingest/tests/py/test_kinesis_crash.py
+# SplitShard, MergeShards and UpdateShardCount while consuming (kinesis-mock sends ChildShards).
+scripts/emulators.sh --only kinesis-mock -- \
+  env SMD_CLI="$PWD/target/debug/smd-cli" .venv/bin/python cmcd-ingest/tests/py/test_kinesis_reshard.py
+# S3 answers 503 mid-run: retries, no checkpoint moves, complete lake after recovery.
+scripts/emulators.sh --only kinesalite,moto -- \
+  env SMD_CLI="$PWD/target/debug/smd-cli" .venv/bin/python cmcd-ingest/tests/py/test_kinesis_s3_fault.py
 
 step "Deploy templates: cfn-lint on every golden template; Parquet columns vs the rendered Glue tables"
 # cargo test above checked that the golden templates are what deploy render makes today.

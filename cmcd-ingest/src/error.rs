@@ -19,12 +19,16 @@ pub enum Reason {
     BadTimestamp,
     /// A BIGINT or seconds field does not hold a non-negative decimal number.
     BadNumber,
+    /// A stream record whose payload could not be decoded into lines at all (the Lambda
+    /// event's `data` is not base64).
+    BadPayload,
 }
 
 impl Reason {
     /// Every reason, in code order.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::BadNumber,
+        Self::BadPayload,
         Self::BadTimestamp,
         Self::BadUtf8,
         Self::Empty,
@@ -41,6 +45,7 @@ impl Reason {
             Self::FieldCount => "field_count",
             Self::BadTimestamp => "bad_timestamp",
             Self::BadNumber => "bad_number",
+            Self::BadPayload => "bad_payload",
         }
     }
 }
@@ -99,6 +104,10 @@ pub enum Error {
     /// Reading the lake back (query, report) failed.
     #[error("query: {0}")]
     Query(String),
+    /// A stream range without records (of the named shard): it has no first sequence number
+    /// to name its objects by.
+    #[error("empty record range of shard {0:?}")]
+    EmptyRange(String),
 }
 
 impl Error {
@@ -114,6 +123,7 @@ impl Error {
             Self::Sink { .. } => "sink",
             Self::Encode { .. } => "encode",
             Self::Query(_) => "query",
+            Self::EmptyRange(_) => "empty_range",
         }
     }
 

@@ -15,12 +15,28 @@
 //! | [`sink`] | the [`sink::Sink`], [`sink::Encoder`] and [`sink::Source`] traits; local directory |
 //! | [`pipeline`] | lines → row groups → objects, with bounded memory |
 //! | [`queries`] | the canned QoE queries (Athena SQL text) |
+//! | [`range`] | one contiguous range of a stream shard's records → its lake objects (pure) |
 //! | `parquet` (feature `parquet`) | the Parquet encoder: the only pipeline module naming polars |
 //! | `lake` (feature `parquet`) | reading the lake back: canned queries and polars SQL |
 //! | `report` (feature `parquet`) | the self-contained HTML QoE report |
+//! | `lambda` (feature `lambda`) | the Lambda ingest mode: Kinesis event batches → S3 lake, partial batch failures |
+//! | `store` (feature `s3`) | the lake's object store (directory or S3) and crash-safe range writes |
 //! | [`generate`] | the synthetic traffic generator |
+//! | `kinesis` (feature `kinesis`) | the Kinesis consumer: shards, leases, checkpoints, ranges |
 //!
 //! Bad lines never stop a run: they are quarantined with a stable [`Reason`] code.
+//!
+//! # Features
+//!
+//! | feature | adds | pulls in |
+//! |---|---|---|
+//! | `parquet` (default) | `parquet`, `lake`, `report` | polars |
+//! | `s3` | `store`: the object store (directory or S3) | aws-config, aws-sdk-s3, tokio |
+//! | `lambda` | `lambda` and the `smd-ingest-lambda` binary | `s3`, `parquet`, lambda_runtime, serde |
+//!
+//! Without features the crate is the pure pipeline: no polars, no AWS SDK, no async runtime.
+//! Nothing here polls a stream: the Lambda mode receives its records from the event-source
+//! mapping, and a stream consumer hands its ranges to `range::encode_range` the same way.
 
 pub mod batch;
 pub mod error;
@@ -29,20 +45,27 @@ pub mod field;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod generate;
+#[cfg(feature = "kinesis")]
+pub mod kinesis;
 #[cfg(feature = "parquet")]
 pub mod lake;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod line;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod partition;
 pub mod pipeline;
 pub mod queries;
+pub mod range;
 #[cfg(feature = "parquet")]
 pub mod report;
 pub mod request;
 pub mod schema;
 pub mod session;
 pub mod sink;
+#[cfg(feature = "s3")]
+pub mod store;
 
 pub use error::{Error, Reason};
 

@@ -5,6 +5,11 @@
 //! row group of rows (`row_group_rows`) plus its file being written (rolled at `file_bytes`),
 //! at most `max_open_partitions` partitions are open (the least recently used one is closed
 //! first), and the session aggregator holds only the open hours.
+//!
+//! By default each object is named by the position of its first row. [`Pipeline::single_batch`]
+//! switches to naming every object by one batch id (a stream range: shard and first sequence
+//! number), with a `-N` suffix for the second and later objects of a table and partition, and
+//! writes no `sessions` (see [`crate::range`]).
 
 use std::collections::BTreeMap;
 
@@ -137,6 +142,10 @@ pub struct Pipeline<E: Encoder, S: Sink> {
     tick: u64,
     stats: Stats,
     written: Vec<String>,
+    /// `Some` in single-batch mode: the id naming every object.
+    single: Option<BatchId>,
+    /// Single-batch mode: objects already named per (table, partition), for the `-N` suffix.
+    names_used: BTreeMap<(&'static str, Option<Partition>), u32>,
 }
 
 impl<E: Encoder, S: Sink> std::fmt::Debug for Pipeline<E, S> {
@@ -162,7 +171,41 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
             tick: 0,
             stats: Stats::default(),
             written: Vec::new(),
+            single: None,
+            names_used: BTreeMap::new(),
         }
+    }
+
+    /// Single-batch mode: every object is named by `id` (the first one of a table and partition
+    /// `part-<source>-<first>.<ext>`, later ones `part-<source>-<first>-<N>.<ext>`, N = 1, 2, …
+    /// in write order), and no `sessions` are written, since sessions need state beyond one
+    /// batch. The same lines in the same order give the same names.
+    #[must_use]
+    pub fn single_batch(mut self, id: BatchId) -> Self {
+        self.single = Some(id);
+        self
+    }
+
+    /// The key of a new object of `table` in `partition` whose first row came from `first`.
+    fn object_key(
+        &mut self,
+        table: &'static str,
+        partition: Option<Partition>,
+        first: &BatchId,
+        ext: &str,
+    ) -> String {
+        let Some(id) = &self.single else { return first.object_key(table, partition, ext) };
+        let n = self.names_used.entry((table, partition)).or_default();
+        let key = id.object_key(table, partition, ext);
+        let key = match *n {
+            0 => key,
+            n => {
+                let stem = key.strip_suffix(ext).and_then(|k| k.strip_suffix('.')).unwrap_or(&key);
+                format!("{stem}-{n}.{ext}")
+            }
+        };
+        *n += 1;
+        key
     }
 
     /// The counters so far.
@@ -207,10 +250,12 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
         self.stats.smd_rows += u64::from(request.smd_session_id.is_some());
 
         let p = request.partition();
-        if request.cmcd.sid.is_some() && !self.session_ids.contains_key(&p) {
-            self.session_ids.insert(p, at.batch_id()?);
+        if self.single.is_none() {
+            if request.cmcd.sid.is_some() && !self.session_ids.contains_key(&p) {
+                self.session_ids.insert(p, at.batch_id()?);
+            }
+            self.aggregator.push(&request);
         }
-        self.aggregator.push(&request);
 
         self.tick += 1;
         if !self.open.contains_key(&p) {
@@ -239,6 +284,18 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
         Ok(())
     }
 
+    /// Quarantines one input that is not a line at all (for instance a stream record whose
+    /// payload could not be decoded) with `reason`; it counts as a line read.
+    ///
+    /// # Errors
+    ///
+    /// Sink errors.
+    pub fn reject(&mut self, raw: &[u8], reason: Reason, at: Position<'_>) -> Result<(), Error> {
+        self.stats.lines += 1;
+        self.stats.bytes += raw.len() as u64;
+        self.quarantine(raw, reason, at)
+    }
+
     fn quarantine(&mut self, line: &[u8], reason: Reason, at: Position<'_>) -> Result<(), Error> {
         *self.stats.quarantined.entry(reason.code()).or_default() += 1;
         if self.quarantine_first.is_none() {
@@ -264,7 +321,7 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
 
     fn flush_quarantine(&mut self) -> Result<(), Error> {
         let Some(id) = self.quarantine_first.take() else { return Ok(()) };
-        let key = id.object_key("quarantine", None, "jsonl");
+        let key = self.object_key("quarantine", None, &id, "jsonl");
         let bytes = std::mem::take(&mut self.quarantine).into_bytes();
         self.put("quarantine", key, bytes)
     }
@@ -311,7 +368,7 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
         {
             part.first = None;
             let bytes = file.finish()?;
-            let key = id.object_key("requests", Some(p), ext);
+            let key = self.object_key("requests", Some(p), &id, ext);
             self.put("requests", key, bytes)?;
         }
         Ok(())
@@ -333,7 +390,7 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
             file.write(&b)?;
         }
         self.stats.session_rows += batch.rows.len() as u64;
-        let key = id.object_key("sessions", Some(p), self.encoder.extension());
+        let key = self.object_key("sessions", Some(p), &id, self.encoder.extension());
         self.put("sessions", key, file.finish()?)
     }
 

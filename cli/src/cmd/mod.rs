@@ -7,6 +7,8 @@ pub(crate) mod deploy;
 pub(crate) mod edge;
 #[cfg(feature = "ingest")]
 pub(crate) mod ingest;
+#[cfg(feature = "kinesis")]
+pub(crate) mod ingest_kinesis;
 pub(crate) mod inspect;
 pub(crate) mod keys;
 #[cfg(feature = "ingest")]

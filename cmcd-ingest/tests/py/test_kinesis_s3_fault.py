@@ -1,0 +1,131 @@
+"""Fault test of `smd-cli ingest kinesis`: S3 starts failing (HTTP 503 from a small proxy in
+front of moto) in the middle of a run. The consumer must retry with backoff, must not move any
+checkpoint while its writes fail, and once S3 is back the lake must hold exactly the input lines.
+
+Run: scripts/emulators.sh --only kinesalite,moto -- .venv/bin/python cmcd-ingest/tests/py/test_kinesis_s3_fault.py
+"""
+
+import http.client
+import json
+import pathlib
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from kinesis_util import (Consumer, check_exactly, client, env, generate_lines, lake_request_ids, put_lines,
+                          request_id, s3fs, unique, wait_active)
+
+HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
+
+
+def start_proxy(upstream):
+    host, port = upstream.split("://", 1)[1].split(":")
+    state = {"failing": False, "failed": 0, "forwarded": 0}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def _body(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(n) if n else None
+
+        def _handle(self):
+            body = self._body()
+            if state["failing"]:
+                state["failed"] += 1
+                payload = b"<Error><Code>ServiceUnavailable</Code><Message>injected</Message></Error>"
+                self.send_response(503)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                return
+            state["forwarded"] += 1
+            conn = http.client.HTTPConnection(host, int(port), timeout=60)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+            conn.request(self.command, self.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            self.send_response(resp.status)
+            for k, v in resp.getheaders():
+                if k.lower() not in HOP and k.lower() != "content-length":
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            conn.close()
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, state, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def checkpoints(path):
+    try:
+        doc = json.loads(pathlib.Path(path).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return {k: (v.get("checkpoint"), json.dumps(v.get("pending"))) for k, v in doc["shards"].items()}
+
+
+def main():
+    kinesis_ep, s3_ep = env("KINESALITE_ENDPOINT"), env("S3_ENDPOINT")
+    kinesis, s3 = client("kinesis", kinesis_ep), client("s3", s3_ep)
+    stream, bucket = unique("fault"), unique("fault-lake")
+    s3.create_bucket(Bucket=bucket)
+    kinesis.create_stream(StreamName=stream, ShardCount=2)
+    wait_active(kinesis, stream)
+    lines = generate_lines(6000, 7)
+    server, state, proxy = start_proxy(s3_ep)
+    work = tempfile.mkdtemp(prefix="smd-fault-")
+    cp = f"{work}/checkpoints.json"
+    put_lines(kinesis, stream, lines[:3000])
+    consumer = Consumer("fault", ["--stream", stream, "--endpoint", kinesis_ep, "--s3-endpoint", proxy,
+                                  "--out", f"s3://{bucket}/lake", "--checkpoints", f"file://{cp}",
+                                  "--max-range-records", "400", "--flush-interval", "1",
+                                  "--progress-interval", "1", "--exit-when-idle", "5"], work)
+    deadline = time.time() + 120
+    while not any(c for c, _ in checkpoints(cp).values()):
+        assert time.time() < deadline, "no checkpoint within 120 s:\n" + consumer.tail()
+        time.sleep(0.2)
+    state["failing"] = True
+    print("S3 now answers 503", flush=True)
+    put_lines(kinesis, stream, lines[3000:])
+    time.sleep(1.5)
+    frozen = checkpoints(cp)
+    failed_before = state["failed"]
+    time.sleep(8)
+    assert state["failed"] > failed_before, "the consumer stopped trying to write"
+    during = checkpoints(cp)
+    moved = {k: (frozen[k][0], during[k][0]) for k in frozen if frozen[k][0] != during[k][0]}
+    assert not moved, f"checkpoints moved while S3 failed: {moved}"
+    print(f"outage: {state['failed']} requests failed, checkpoints held still: {during}", flush=True)
+    state["failing"] = False
+    print("S3 is back", flush=True)
+    code = consumer.wait(timeout=300)
+    log = consumer.log_path.read_text(errors="replace")
+    assert code == 0, f"consumer exited {code}:\n{consumer.tail()}"
+    retries = log.count("write_retry")
+    assert retries > 0, "no write retry was reported"
+    ids, files = lake_request_ids(s3fs(s3_ep), f"{bucket}/lake")
+    check_exactly([request_id(l) for l in lines], ids)
+    server.shutdown()
+    print(f"fault test: {retries} write retries reported, lake exact ({len(ids)} rows in {len(files)} objects)")
+    print("1 passed, 0 failed")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except AssertionError as e:
+        print(f"FAILED: {e}", file=sys.stderr)
+        print("0 passed, 1 failed")
+        sys.exit(1)
