@@ -45,7 +45,7 @@ cargo test -p cmcd-ingest --no-default-features --locked
 
 step "cmcd-ingest object store and Lambda handler against moto S3 (scripts/emulators.sh)"
 # The S3 tests are #[ignore]d in plain `cargo test` (they need the server) and run here.
-scripts/emulators.sh --only moto -- cargo test -p cmcd-ingest --features lambda --locked \
+scripts/emulators.sh --only moto -- cargo test --workspace --all-features --locked \
   --test store_s3 --test lambda -- --ignored
 
 step "token-core builds for wasm32-unknown-unknown"
@@ -59,7 +59,7 @@ fi
 
 step "Lambda@Edge package: build, then node --test through the packaged handler"
 scripts/build-edge.sh
-cargo build -p smd-cli --locked
+cargo build --workspace --all-features --bins --locked
 (cd edge-wasm/js && SMD_CLI="$PWD/../../target/debug/smd-cli" node --test test/)
 
 step "Parquet lake read back by independent readers (pyarrow, DuckDB from PyPI into .venv)"
@@ -67,13 +67,13 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
-cargo build -p smd-cli --locked
+cargo build --workspace --all-features --bins --locked
 SMD_CLI="$PWD/target/debug/smd-cli" .venv/bin/python cmcd-ingest/tests/py/test_lake.py
 
 step "Kinesis consumer against local AWS servers (scripts/emulators.sh: kinesis-mock, kinesalite, dynalite, moto)"
 # Lease table logic on dynalite and ListShards paging on kinesis-mock (Rust, ignored by default).
 scripts/emulators.sh --only kinesis-mock,dynalite -- \
-  cargo test -p cmcd-ingest --all-features --locked --test kinesis_servers -- --ignored
+  cargo test --workspace --all-features --locked --test kinesis_servers -- --ignored
 # The crash proof: 50,000 records, two consumers killed -9 at least 5 times, lake read by pyarrow.
 scripts/emulators.sh --only kinesalite,dynalite,moto -- \
   env SMD_CLI="$PWD/target/debug/smd-cli" .venv/bin/python cmcd-ingest/tests/py/test_kinesis_crash.py

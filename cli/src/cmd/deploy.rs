@@ -347,6 +347,14 @@ mod remote {
             }
         }
         let wait = timeout(&args.aws.timeout)?;
+        if config.analytics.enabled
+            && let Some(path) = &args.ingest_zip
+        {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("--ingest-zip {}", path.display()))?;
+            crate::deploy::package::check_ingest_zip(&bytes, &config.ingest.architecture)
+                .map_err(|e| anyhow::anyhow!("--ingest-zip {}: {e}", path.display()))?;
+        }
         aws::runtime()?.block_on(async {
             let target = Target::load(args.aws.region.clone(), args.aws.endpoint.clone()).await;
             let cfn = target.cloudformation();

@@ -142,6 +142,7 @@ impl Default for Lake {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct Ingest {
+    pub(crate) architecture: String,
     pub(crate) memory_mb: u32,
     pub(crate) timeout_seconds: u32,
     pub(crate) batch_size: u32,
@@ -157,6 +158,7 @@ pub(crate) struct Ingest {
 impl Default for Ingest {
     fn default() -> Self {
         Self {
+            architecture: "arm64".into(),
             memory_mb: 1024,
             timeout_seconds: 120,
             batch_size: 1000,
@@ -291,6 +293,7 @@ impl Config {
             36_500,
         )?;
         let i = &self.ingest;
+        one_of("ingest.architecture", &i.architecture, &["arm64", "x86_64"])?;
         range("ingest.memory_mb", i.memory_mb.into(), 128, 10_240)?;
         range("ingest.timeout_seconds", i.timeout_seconds.into(), 1, 900)?;
         range("ingest.batch_size", i.batch_size.into(), 1, 10_000)?;

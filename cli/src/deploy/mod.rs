@@ -8,6 +8,7 @@
 //! | [`resources`] | one module per part: edge, lake bucket, stream and real-time logs, ingest, Glue/Athena |
 //! | [`glue`] | Glue tables generated from `cmcd_ingest::schema` (never a hand-written column) |
 //! | [`iam`] | roles with one least-privilege inline policy each |
+//! | `package` (feature `deploy`) | checks of the local code packages (the ingest `bootstrap`'s architecture) |
 //! | [`attach`] | the cache-behaviour plan for an existing distribution, and its readable diff |
 //! | `aws` (feature `deploy`) | the AWS SDK rim: artifacts upload, change sets, events, CloudFront |
 //!
@@ -23,6 +24,8 @@ pub(crate) mod aws;
 pub(crate) mod config;
 pub(crate) mod glue;
 pub(crate) mod iam;
+#[cfg(feature = "deploy")]
+pub(crate) mod package;
 pub(crate) mod resources;
 pub(crate) mod template;
 

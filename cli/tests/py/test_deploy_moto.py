@@ -155,6 +155,10 @@ def check_created(template, edge_path):
         doc = ast.literal_eval(doc)
     actions = sorted(a for s in doc["Statement"] for a in s["Action"])
     assert "s3:PutObject" in actions and "kinesis:GetRecords" in actions and "sqs:SendMessage" in actions, actions
+    # Every S3 call of the lake store's crash-safe range write (manifest read, stale delete,
+    # multipart abort), and ListBucket so a missing manifest reads as 404, not 403.
+    for needed in ("s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListBucket"):
+        assert needed in actions, (needed, actions)
     assert not any(a.endswith("*") for a in actions), actions
     resources = [r for s in doc["Statement"] for r in s["Resource"]]
     assert f"arn:aws:s3:::{lake}/cdn-logs/*" in resources, resources

@@ -1,4 +1,4 @@
-//! The ingest Lambda (`provided.al2023`, arm64, `bootstrap` from `ingest-lambda.zip`), its
+//! The ingest Lambda (`provided.al2023`, arm64 or x86_64, `bootstrap` from `ingest-lambda.zip`), its
 //! Kinesis event source mapping (batch size and window, bisect on error, partial batch
 //! responses, on-failure queue), its log group and its role.
 //!
@@ -32,7 +32,7 @@ pub(crate) fn add(t: &mut Template, config: &Config) -> Result<(), ConfigError> 
         "IngestCodeKey",
         json!({
             "Type": "String",
-            "Description": "S3 key of ingest-lambda.zip (bootstrap, provided.al2023, arm64)",
+            "Description": format!("S3 key of ingest-lambda.zip (bootstrap, provided.al2023, {})", i.architecture),
             "Default": "ingest-lambda.zip"
         }),
     );
@@ -93,11 +93,23 @@ pub(crate) fn add(t: &mut Template, config: &Config) -> Result<(), ConfigError> 
                     ],
                     vec![att("LogStream", "Arn")],
                 ),
+                // Ranges are replaced crash-safely through a manifest per range: the function reads
+                // the manifest (GetObject), deletes objects an earlier, longer attempt left
+                // (DeleteObject) and writes the new ones.
                 iam::allow(
                     "WriteLake",
-                    &["s3:PutObject", "s3:AbortMultipartUpload"],
+                    &[
+                        "s3:PutObject",
+                        "s3:GetObject",
+                        "s3:DeleteObject",
+                        "s3:AbortMultipartUpload",
+                    ],
                     vec![sub(&format!("${{LakeBucket.Arn}}/{}/*", config.lake.prefix))],
                 ),
+                // Without ListBucket, S3 answers a read of a missing object (a range's first
+                // manifest) with 403 AccessDenied instead of 404, and the range could never be
+                // written.
+                iam::allow("FindManifests", &["s3:ListBucket"], vec![att("LakeBucket", "Arn")]),
                 iam::allow(
                     "ReportFailedBatches",
                     &["sqs:SendMessage"],
@@ -121,7 +133,7 @@ pub(crate) fn add(t: &mut Template, config: &Config) -> Result<(), ConfigError> 
                 "FunctionName": sub("${AWS::StackName}-ingest"),
                 "Description": "CloudFront real-time log records with CMCD into the Parquet lake",
                 "Runtime": "provided.al2023",
-                "Architectures": ["arm64"],
+                "Architectures": [i.architecture],
                 "Handler": "bootstrap",
                 "Code": {"S3Bucket": r("IngestCodeBucket"), "S3Key": r("IngestCodeKey")},
                 "MemorySize": i.memory_mb,
