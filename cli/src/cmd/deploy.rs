@@ -350,8 +350,8 @@ mod remote {
         if config.analytics.enabled
             && let Some(path) = &args.ingest_zip
         {
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("--ingest-zip {}", path.display()))?;
+            let bytes =
+                std::fs::read(path).with_context(|| format!("--ingest-zip {}", path.display()))?;
             crate::deploy::package::check_ingest_zip(&bytes, &config.ingest.architecture)
                 .map_err(|e| anyhow::anyhow!("--ingest-zip {}: {e}", path.display()))?;
         }

@@ -33,16 +33,17 @@ fn classify(head: &[u8]) -> Result<Bootstrap, String> {
     if head.starts_with(b"#!") {
         return Ok(Bootstrap::Script);
     }
-    let [0x7f, b'E', b'L', b'F', class, data, ..] = head else {
+    if !head.starts_with(b"\x7fELF") {
         return Err("bootstrap is neither an ELF executable nor a `#!` script".to_owned());
+    }
+    let (Some(&class), Some(&data), Some(&[lo, hi])) = (head.get(4), head.get(5), head.get(18..20))
+    else {
+        return Err("bootstrap's ELF header is truncated".to_owned());
     };
-    if (*class, *data) != (2, 1) {
+    if (class, data) != (2, 1) {
         return Err("bootstrap is not a 64-bit little-endian ELF executable".to_owned());
     }
-    let machine = match head.get(18..20) {
-        Some(&[lo, hi]) => u16::from_le_bytes([lo, hi]),
-        _ => return Err("bootstrap's ELF header is truncated".to_owned()),
-    };
+    let machine = u16::from_le_bytes([lo, hi]);
     match machine {
         0x3e => Ok(Bootstrap::Elf("x86_64")),
         0xb7 => Ok(Bootstrap::Elf("arm64")),
@@ -88,9 +89,18 @@ mod tests {
 
     #[test]
     fn architectures_are_read_from_the_elf_header() {
-        assert_eq!(inspect_ingest_zip(&zip_with("bootstrap", &elf(0xb7))), Ok(Bootstrap::Elf("arm64")));
-        assert_eq!(inspect_ingest_zip(&zip_with("bootstrap", &elf(0x3e))), Ok(Bootstrap::Elf("x86_64")));
-        assert_eq!(inspect_ingest_zip(&zip_with("bootstrap", b"#!/bin/sh\n")), Ok(Bootstrap::Script));
+        assert_eq!(
+            inspect_ingest_zip(&zip_with("bootstrap", &elf(0xb7))),
+            Ok(Bootstrap::Elf("arm64"))
+        );
+        assert_eq!(
+            inspect_ingest_zip(&zip_with("bootstrap", &elf(0x3e))),
+            Ok(Bootstrap::Elf("x86_64"))
+        );
+        assert_eq!(
+            inspect_ingest_zip(&zip_with("bootstrap", b"#!/bin/sh\n")),
+            Ok(Bootstrap::Script)
+        );
     }
 
     #[test]
@@ -104,12 +114,27 @@ mod tests {
     #[test]
     fn broken_packages_are_explained() {
         assert!(inspect_ingest_zip(b"not a zip").unwrap_err().contains("not a zip"));
-        assert!(inspect_ingest_zip(&zip_with("main", &elf(0xb7))).unwrap_err().contains("no `bootstrap`"));
-        assert!(inspect_ingest_zip(&zip_with("bootstrap", b"\x7fELF")).unwrap_err().contains("64-bit"));
-        assert!(inspect_ingest_zip(&zip_with("bootstrap", &elf(0x28))).unwrap_err().contains("0x28"));
+        assert!(
+            inspect_ingest_zip(&zip_with("main", &elf(0xb7)))
+                .unwrap_err()
+                .contains("no `bootstrap`")
+        );
+        assert!(
+            inspect_ingest_zip(&zip_with("bootstrap", b"\x7fELF"))
+                .unwrap_err()
+                .contains("truncated")
+        );
+        assert!(
+            inspect_ingest_zip(&zip_with("bootstrap", &elf(0x28))).unwrap_err().contains("0x28")
+        );
+        let mut elf32 = elf(0xb7);
+        elf32[4] = 1;
+        assert!(inspect_ingest_zip(&zip_with("bootstrap", &elf32)).unwrap_err().contains("64-bit"));
         let mut short = elf(0xb7);
         short.truncate(19);
-        assert!(inspect_ingest_zip(&zip_with("bootstrap", &short)).unwrap_err().contains("truncated"));
+        assert!(
+            inspect_ingest_zip(&zip_with("bootstrap", &short)).unwrap_err().contains("truncated")
+        );
         assert!(inspect_ingest_zip(&zip_with("bootstrap", b"MZ")).unwrap_err().contains("neither"));
     }
 }

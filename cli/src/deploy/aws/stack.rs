@@ -128,12 +128,12 @@ pub(crate) async fn create_change_set(
     };
     // Unique per call: two commands within one second (an apply, then a diff) must not reuse
     // a name, which CloudFormation refuses (and the local test server confuses).
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let mut salt = [0u8; 4];
     getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
-    let name = format!("smd-{}-{:09}-{:08x}", now.as_secs(), now.subsec_nanos(), u32::from_le_bytes(salt));
+    let name =
+        format!("smd-{}-{:09}-{:08x}", now.as_secs(), now.subsec_nanos(), u32::from_le_bytes(salt));
     let params: Vec<Parameter> = parameters
         .iter()
         .map(|(key, value)| {

@@ -98,12 +98,7 @@ pub(crate) fn add(t: &mut Template, config: &Config) -> Result<(), ConfigError> 
                 // (DeleteObject) and writes the new ones.
                 iam::allow(
                     "WriteLake",
-                    &[
-                        "s3:PutObject",
-                        "s3:GetObject",
-                        "s3:DeleteObject",
-                        "s3:AbortMultipartUpload",
-                    ],
+                    &["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
                     vec![sub(&format!("${{LakeBucket.Arn}}/{}/*", config.lake.prefix))],
                 ),
                 // Without ListBucket, S3 answers a read of a missing object (a range's first
