@@ -434,7 +434,7 @@ mod tests {
         let sections = value.len();
         assert_eq!(sections, 9);
         let keys: usize = value.values().map(|v| v.as_table().map_or(0, toml::Table::len)).sum();
-        assert_eq!(keys, 4 + 1 + 1 + 4 + 2 + 5 + 10 + 2 + 3);
+        assert_eq!(keys, 4 + 1 + 1 + 4 + 2 + 5 + 11 + 2 + 3);
     }
 
     #[test]
