@@ -143,3 +143,13 @@ def check_exactly(expected_ids, got_ids):
     assert not missing and not extra and dupes == 0, (
         f"lake has {len(got_ids)} rows for {len(expected)} input lines: "
         f"{len(missing)} missing, {len(extra)} unexpected, {dupes} duplicated")
+
+
+def run_test(main):
+    """Runs one test's `main`, printing the pass/fail summary the test command greps for."""
+    try:
+        main()
+    except AssertionError as e:
+        print(f"FAILED: {e}", file=sys.stderr)
+        print("0 passed, 1 failed")
+        sys.exit(1)

@@ -11,11 +11,10 @@ Replay a failure with the printed seed: CRASH_SEED=<seed> (LINES=<n> for a small
 
 import os
 import random
-import sys
 import tempfile
 import time
 
-from kinesis_util import (Consumer, check_exactly, client, env, generate_lines, lake_request_ids, put_lines,
+from kinesis_util import (Consumer, run_test, check_exactly, client, env, generate_lines, lake_request_ids, put_lines,
                           request_id, s3fs, unique, wait_active)
 
 
@@ -88,9 +87,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except AssertionError as e:
-        print(f"FAILED: {e}", file=sys.stderr)
-        print("0 passed, 1 failed")
-        sys.exit(1)
+    run_test(main)

@@ -11,13 +11,12 @@ Run: scripts/emulators.sh --only kinesis-mock -- .venv/bin/python cmcd-ingest/te
 import json
 import pathlib
 import re
-import sys
 import tempfile
 import time
 
 import pyarrow.parquet as pq
 
-from kinesis_util import Consumer, check_exactly, client, env, generate_lines, put_lines, request_id, unique, wait_active
+from kinesis_util import Consumer, run_test, check_exactly, client, env, generate_lines, put_lines, request_id, unique, wait_active
 
 KEYS = 8
 
@@ -122,9 +121,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except AssertionError as e:
-        print(f"FAILED: {e}", file=sys.stderr)
-        print("0 passed, 1 failed")
-        sys.exit(1)
+    run_test(main)

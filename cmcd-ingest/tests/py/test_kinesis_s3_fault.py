@@ -8,13 +8,12 @@ Run: scripts/emulators.sh --only kinesalite,moto -- .venv/bin/python cmcd-ingest
 import http.client
 import json
 import pathlib
-import sys
 import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from kinesis_util import (Consumer, check_exactly, client, env, generate_lines, lake_request_ids, put_lines,
+from kinesis_util import (Consumer, run_test, check_exactly, client, env, generate_lines, lake_request_ids, put_lines,
                           request_id, s3fs, unique, wait_active)
 
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
@@ -123,9 +122,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except AssertionError as e:
-        print(f"FAILED: {e}", file=sys.stderr)
-        print("0 passed, 1 failed")
-        sys.exit(1)
+    run_test(main)
