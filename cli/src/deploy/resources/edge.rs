@@ -15,22 +15,13 @@ use crate::deploy::template::{Template, att, r, sub};
 /// Adds the edge parameters, rule, resources and outputs.
 pub(crate) fn add(t: &mut Template, config: &Config) {
     let e = &config.edge;
-    let mut bucket = json!({
-        "Type": "String",
-        "Description": "S3 bucket (in this region) holding the Lambda@Edge package",
-        "MinLength": 3
-    });
-    if !config.artifacts.bucket.is_empty() {
-        bucket["Default"] = json!(config.artifacts.bucket);
-    }
-    t.parameter("EdgeCodeBucket", bucket);
-    t.parameter(
-        "EdgeCodeKey",
-        json!({
-            "Type": "String",
-            "Description": "S3 key of edge.zip (smd-cli edge package); a new key publishes a new version",
-            "Default": "edge.zip"
-        }),
+    super::code_parameters(
+        t,
+        config,
+        "Edge",
+        "S3 bucket (in this region) holding the Lambda@Edge package",
+        "S3 key of edge.zip (smd-cli edge package); a new key publishes a new version",
+        "edge.zip",
     );
     t.rule(
         "EdgeFunctionInUsEast1",

@@ -19,22 +19,13 @@ use crate::deploy::template::{Template, att, r, sub};
 /// The configuration's field errors.
 pub(crate) fn add(t: &mut Template, config: &Config) -> Result<(), ConfigError> {
     let i = &config.ingest;
-    let mut bucket = json!({
-        "Type": "String",
-        "Description": "S3 bucket (in this region) holding the ingest Lambda package",
-        "MinLength": 3
-    });
-    if !config.artifacts.bucket.is_empty() {
-        bucket["Default"] = json!(config.artifacts.bucket);
-    }
-    t.parameter("IngestCodeBucket", bucket);
-    t.parameter(
-        "IngestCodeKey",
-        json!({
-            "Type": "String",
-            "Description": format!("S3 key of ingest-lambda.zip (bootstrap, provided.al2023, {})", i.architecture),
-            "Default": "ingest-lambda.zip"
-        }),
+    super::code_parameters(
+        t,
+        config,
+        "Ingest",
+        "S3 bucket (in this region) holding the ingest Lambda package",
+        &format!("S3 key of ingest-lambda.zip (bootstrap, provided.al2023, {})", i.architecture),
+        "ingest-lambda.zip",
     );
     t.parameter(
         "IngestBatchSize",
