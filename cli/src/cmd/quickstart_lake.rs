@@ -3,8 +3,11 @@
 
 use std::path::Path;
 
+#[cfg(feature = "ingest")]
 use anyhow::Context as _;
-use serde_json::{Value, json};
+use serde_json::Value;
+#[cfg(feature = "ingest")]
+use serde_json::json;
 
 /// What the lake step produced.
 pub(crate) struct LakeSummary {
