@@ -1,6 +1,8 @@
 //! One shard's work while its lease is held: replay the pending range if the item has one,
 //! then read, accumulate a range, and for each range: record the intent (`pending`), encode on
-//! a blocking thread, write durably, and only then checkpoint its last sequence number.
+//! a blocking thread, write durably, and only then checkpoint its last sequence number. The
+//! next range is read while the previous one is encoded and written; at most one range is in
+//! flight per shard, and its checkpoint lands before the next range records its intent.
 //!
 //! The worker stops at once when its lease is lost (a conditional write failed, or the
 //! renewer says so). It does not renew leases or decide which shards to read.
@@ -76,24 +78,50 @@ pub(crate) async fn run<E: RangeEncoder, S: RangeSink>(
     reader.seek(position);
     let config = &shared.config;
     let mut buf = Buffer { records: Vec::new(), bytes: 0, since: None };
+    // At most one range is being encoded and written while the next one is read: its intent
+    // must be checkpointed away before the next range may record its own.
+    let mut flight: Option<InFlight> = None;
     loop {
+        if flight.as_ref().is_some_and(InFlight::is_finished) {
+            let ok = land(&mut flight).await;
+            account(&shared, &ctl, &buf, flight.as_ref());
+            if !ok? {
+                return Ok(ShardExit::Lost);
+            }
+        }
         if ctl.lost.load(Ordering::SeqCst) {
-            release_budget(&shared, &ctl, &mut buf);
+            let landed = land(&mut flight).await;
+            buf.take();
+            account(&shared, &ctl, &buf, flight.as_ref());
+            landed?;
             return Ok(ShardExit::Lost);
         }
         let stopping = shared.shutdown.load(Ordering::SeqCst);
         let aged = buf.since.is_some_and(|t| t.elapsed() >= config.flush_interval);
         let asked = ctl.flush_now.swap(false, Ordering::SeqCst);
         if !buf.records.is_empty() && (stopping || aged || asked) {
-            let records = buf.take();
-            let ok = flush(&shared, &ctl, &held, records, false).await?;
-            release_budget(&shared, &ctl, &mut buf);
-            if !ok {
+            let ok = land(&mut flight).await;
+            account(&shared, &ctl, &buf, flight.as_ref());
+            if !ok? {
                 return Ok(ShardExit::Lost);
+            }
+            let bytes = buf.bytes;
+            let records = buf.take();
+            if stopping {
+                let ok = flush(&shared, &ctl, &held, records, false).await;
+                account(&shared, &ctl, &buf, flight.as_ref());
+                if !ok? {
+                    return Ok(ShardExit::Lost);
+                }
+            } else {
+                flight = Some(InFlight::start(&shared, &ctl, &held, records, bytes));
+                account(&shared, &ctl, &buf, flight.as_ref());
             }
         }
         if stopping {
-            return Ok(ShardExit::Stopped);
+            let ok = land(&mut flight).await;
+            account(&shared, &ctl, &buf, flight.as_ref());
+            return Ok(if ok? { ShardExit::Stopped } else { ShardExit::Lost });
         }
         // The global cap on buffered bytes: the biggest buffer is flushed first; the others
         // wait until there is room again.
@@ -127,36 +155,87 @@ pub(crate) async fn run<E: RangeEncoder, S: RangeSink>(
             buf.records.extend(fetch.records);
         }
         if fetch.end {
+            let ok = land(&mut flight).await;
+            account(&shared, &ctl, &buf, flight.as_ref());
+            if !ok? {
+                return Ok(ShardExit::Lost);
+            }
             for (child, parents) in &fetch.children {
                 shared.store.ensure(child, parents).await?;
             }
             let records = buf.take();
             let ok = if records.is_empty() {
-                shared.store.checkpoint(&held, &Checkpoint::ShardEnd).await?
+                shared.store.checkpoint(&held, &Checkpoint::ShardEnd).await
             } else {
-                flush(&shared, &ctl, &held, records, true).await?
+                flush(&shared, &ctl, &held, records, true).await
             };
-            release_budget(&shared, &ctl, &mut buf);
-            return Ok(if ok { ShardExit::Finished } else { ShardExit::Lost });
+            account(&shared, &ctl, &buf, flight.as_ref());
+            return Ok(if ok? { ShardExit::Finished } else { ShardExit::Lost });
         }
         if buf.records.len() >= config.max_range_records || buf.bytes >= config.max_range_bytes {
             ctl.flush_now.store(true, Ordering::SeqCst);
             continue;
         }
         let caught_up = got == 0 && fetch.millis_behind.unwrap_or(0) == 0;
-        ctl.caught_up.store(caught_up && buf.records.is_empty(), Ordering::Relaxed);
+        ctl.caught_up
+            .store(caught_up && buf.records.is_empty() && flight.is_none(), Ordering::Relaxed);
         if caught_up {
             shared.nap(&ctl, config.idle_sleep).await;
         }
     }
 }
 
-fn release_budget<E, S>(shared: &Shared<E, S>, ctl: &ShardCtl, buf: &mut Buffer) {
-    let held = ctl.buffered.swap(0, Ordering::SeqCst);
-    shared.buffered.fetch_sub(held, Ordering::SeqCst);
-    buf.bytes = buf.records.iter().map(|r| r.data.len()).sum();
-    ctl.buffered.fetch_add(buf.bytes, Ordering::SeqCst);
-    shared.buffered.fetch_add(buf.bytes, Ordering::SeqCst);
+/// A range being encoded and written on its own task while the shard reads on. Dropping it
+/// (the worker failed) aborts the task; the range's intent stays recorded, so whoever holds
+/// the shard next replays it.
+struct InFlight {
+    task: Option<tokio::task::JoinHandle<Result<bool, ConsumerError>>>,
+    bytes: usize,
+}
+
+impl InFlight {
+    fn start<E: RangeEncoder, S: RangeSink>(
+        shared: &Arc<Shared<E, S>>,
+        ctl: &Arc<ShardCtl>,
+        held: &Held,
+        records: Vec<StreamRecord>,
+        bytes: usize,
+    ) -> Self {
+        let (shared, ctl, held) = (Arc::clone(shared), Arc::clone(ctl), held.clone());
+        let task = tokio::spawn(async move { flush(&shared, &ctl, &held, records, false).await });
+        Self { task: Some(task), bytes }
+    }
+
+    fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(tokio::task::JoinHandle::is_finished)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Waits for the range in flight, if any: `Ok(false)` when it found the lease lost.
+async fn land(flight: &mut Option<InFlight>) -> Result<bool, ConsumerError> {
+    let Some(mut f) = flight.take() else { return Ok(true) };
+    let Some(task) = f.task.take() else { return Ok(true) };
+    task.await.map_err(|e| ConsumerError::Task(e.to_string()))?
+}
+
+/// Sets the shard's share of the global buffer budget to what it holds now: the records read
+/// but not yet handed over, plus the range in flight.
+fn account<E, S>(shared: &Shared<E, S>, ctl: &ShardCtl, buf: &Buffer, flight: Option<&InFlight>) {
+    let now = buf.bytes + flight.map_or(0, |f| f.bytes);
+    let before = ctl.buffered.swap(now, Ordering::SeqCst);
+    if now >= before {
+        shared.buffered.fetch_add(now - before, Ordering::SeqCst);
+    } else {
+        shared.buffered.fetch_sub(before - now, Ordering::SeqCst);
+    }
 }
 
 /// Reads exactly the pending range: from `first` (inclusive) to `last` (inclusive).
