@@ -57,7 +57,12 @@ impl StrColumn {
 
     /// The cells in order.
     pub fn iter(&self) -> impl Iterator<Item = Option<&str>> + '_ {
-        (0..self.len()).map(|i| self.get(i))
+        let mut start = 0;
+        self.ends.iter().zip(&self.valid).map(move |(&end, &valid)| {
+            let cell = self.data.get(start..end);
+            start = end;
+            if valid { cell } else { None }
+        })
     }
 
     /// Bytes of text held.

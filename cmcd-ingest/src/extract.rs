@@ -151,17 +151,24 @@ pub fn extract(fields: &FieldSet, record: &Record<'_>) -> Cmcd {
 fn decode_payload(record: &Record<'_>, out: &mut Cmcd) -> (Option<Report>, Option<Origin>) {
     let mut headers: Vec<(&str, &str)> = Vec::new();
     if let Some(block) = record.text(Field::CsHeaders) {
-        let mut lines: Vec<&str> = block.split('\n').collect();
-        let encoded_len = encoded_len(block);
+        let lines = memchr::memchr_iter(b'\n', block.as_bytes()).count() + 1;
         let counted = record.int(Field::CsHeadersCount);
-        let truncated = encoded_len >= HEADERS_TRUNCATION_LEN
-            || counted.is_some_and(|n| usize::try_from(n).is_ok_and(|n| n > lines.len()));
-        if truncated {
-            out.headers_truncated = true;
-            lines.pop();
-        }
-        headers = lines
-            .into_iter()
+        let truncated = encoded_len_reaches(block, HEADERS_TRUNCATION_LEN)
+            || counted.is_some_and(|n| usize::try_from(n).is_ok_and(|n| n > lines));
+        out.headers_truncated = truncated;
+        // The last line of a truncated block may be cut anywhere: it is not decoded.
+        let complete = if truncated { lines - 1 } else { lines };
+        let mut start = 0;
+        let ends = memchr::memchr_iter(b'\n', block.as_bytes()).chain([block.len()]);
+        headers = ends
+            .map(|end| {
+                // `\n` is ASCII: both ends are char boundaries.
+                let line = block.get(start..end).unwrap_or_default();
+                start = end + 1;
+                line
+            })
+            .take(complete)
+            .filter(|l| l.trim_start().get(..5).is_some_and(|p| p.eq_ignore_ascii_case("cmcd-")))
             .filter_map(|l| l.split_once(':'))
             .map(|(n, v)| (n.trim(), v.trim_matches([' ', '\t'])))
             .filter(|(n, _)| {
@@ -194,11 +201,20 @@ fn decode_payload(record: &Record<'_>, out: &mut Cmcd) -> (Option<Report>, Optio
     }
 }
 
-fn encoded_len(decoded: &str) -> usize {
-    decoded
+/// Whether `decoded`, percent-encoded again the way CloudFront logs it, is at least `limit`
+/// bytes long. Encoding at most triples a byte, so most blocks are decided by their length.
+fn encoded_len_reaches(decoded: &str, limit: usize) -> bool {
+    if decoded.len() >= limit {
+        return true;
+    }
+    if decoded.len() * 3 < limit {
+        return false;
+    }
+    let encoded: usize = decoded
         .bytes()
         .map(|b| if b <= 32 || b >= 127 || b"<>\"#%{}|\\^~[]`'-".contains(&b) { 3 } else { 1 })
-        .sum()
+        .sum();
+    encoded >= limit
 }
 
 fn fill_from_report(r: &Report, out: &mut Cmcd) {

@@ -296,14 +296,19 @@ impl Handler {
             stats: None,
             result: Ok(crate::store::RangeWrite::default()),
         };
-        let output =
-            match encode_range_items(&self.fields, &self.config, ParquetEncoder, shard, items) {
-                Ok(o) => o,
-                Err(e) => {
-                    outcome.result = Err(e.into());
-                    return outcome;
-                }
-            };
+        let output = match encode_range_items(
+            &self.fields,
+            &self.config,
+            ParquetEncoder::default(),
+            shard,
+            items,
+        ) {
+            Ok(o) => o,
+            Err(e) => {
+                outcome.result = Err(e.into());
+                return outcome;
+            }
+        };
         outcome.stats = Some(output.stats);
         outcome.result = self
             .store

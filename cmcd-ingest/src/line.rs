@@ -183,18 +183,27 @@ pub fn parse<'a>(fields: &FieldSet, line: &'a [u8]) -> Result<Record<'a>, Reason
     if line.iter().all(u8::is_ascii_whitespace) {
         return Err(Reason::Empty);
     }
-    if line.iter().filter(|&&b| b == b'\t').count() + 1 != fields.len() {
+    // Cell boundaries first (one vectorised pass over the line), so a wrong cell count is
+    // reported before any cell is typed.
+    let mut ends = [0usize; FIELD_COUNT];
+    let mut n = 0;
+    for tab in memchr::memchr_iter(b'\t', line) {
+        let slot = ends.get_mut(n).ok_or(Reason::FieldCount)?;
+        *slot = tab;
+        n += 1;
+    }
+    if n + 1 != fields.len() {
         return Err(Reason::FieldCount);
     }
     let line = std::str::from_utf8(line).map_err(|_| Reason::BadUtf8)?;
     let mut record = Record::default();
-    let mut cells = line.split('\t');
-    for &field in fields.fields() {
-        let raw = cells.next().ok_or(Reason::FieldCount)?;
+    let mut start = 0;
+    for (i, &field) in fields.fields().iter().enumerate() {
+        let end = if i == n { line.len() } else { ends.get(i).copied().unwrap_or(line.len()) };
+        // TAB is ASCII, so every boundary is a char boundary.
+        let raw = line.get(start..end).ok_or(Reason::FieldCount)?;
         record.set(field, parse_cell(field, raw)?);
-    }
-    if cells.next().is_some() {
-        return Err(Reason::FieldCount);
+        start = end + 1;
     }
     if record.millis(Field::Timestamp).is_none() {
         return Err(Reason::BadTimestamp);
@@ -252,27 +261,25 @@ pub(crate) fn parse_millis(s: &str) -> Option<i64> {
 /// Percent-decodes `%XX` sequences (a `%` without two hex digits stays as is; `+` stays `+`).
 /// Invalid UTF-8 after decoding is replaced with U+FFFD.
 pub fn percent_decode(s: &str) -> Cow<'_, str> {
-    if !s.contains('%') {
+    if memchr::memchr(b'%', s.as_bytes()).is_none() {
         return Cow::Borrowed(s);
     }
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%'
-            && let (Some(h), Some(l)) = (
-                bytes.get(i + 1).and_then(|c| (*c as char).to_digit(16)),
-                bytes.get(i + 2).and_then(|c| (*c as char).to_digit(16)),
-            )
-        {
+    let mut copied = 0;
+    for i in memchr::memchr_iter(b'%', bytes) {
+        if i < copied {
+            continue; // inside an escape already decoded
+        }
+        let hex = |j: usize| bytes.get(j).and_then(|c| (*c as char).to_digit(16));
+        if let (Some(h), Some(l)) = (hex(i + 1), hex(i + 2)) {
+            out.extend_from_slice(bytes.get(copied..i).unwrap_or_default());
             #[allow(clippy::cast_possible_truncation)] // two hex digits fit a byte
             out.push((h * 16 + l) as u8);
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
+            copied = i + 3;
         }
     }
+    out.extend_from_slice(bytes.get(copied..).unwrap_or_default());
     match String::from_utf8(out) {
         Ok(s) => Cow::Owned(s),
         Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),

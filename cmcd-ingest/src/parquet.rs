@@ -10,9 +10,11 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use polars::io::parquet::write::BatchedWriter;
+use polars::polars_utils::compression::ZstdLevel;
 use polars::prelude::{
     BooleanChunked, Column, DataFrame, DataType, Float64Chunked, Int64Chunked, IntoColumn,
-    NewChunkedArray, ParquetCompression, ParquetWriter, Schema, StringChunked, TimeUnit, TimeZone,
+    NewChunkedArray, ParquetCompression, ParquetWriter, Schema, StringChunkedBuilder, TimeUnit,
+    TimeZone,
 };
 
 use crate::batch::{Batch, ColumnData};
@@ -51,7 +53,11 @@ pub fn to_frame(batch: &Batch) -> Result<DataFrame, Error> {
             let name = def.name.as_str().into();
             match data {
                 ColumnData::Str(c) => {
-                    StringChunked::from_iter_options(name, c.iter()).into_column()
+                    let mut builder = StringChunkedBuilder::new(name, c.len());
+                    for cell in c.iter() {
+                        builder.append_option(cell);
+                    }
+                    builder.finish().into_column()
                 }
                 ColumnData::Int(v) => {
                     Int64Chunked::from_iter_options(name, v.iter().copied()).into_column()
@@ -99,10 +105,47 @@ impl SharedBuf {
     }
 }
 
-/// Encodes tables as Parquet (ZSTD at polars' default level; polars 0.55 does not re-export
-/// the level type, so the level is not configurable here).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ParquetEncoder;
+/// Encodes tables as Parquet with ZSTD at a chosen level (default
+/// [`ParquetEncoder::DEFAULT_ZSTD_LEVEL`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ParquetEncoder {
+    zstd_level: i32,
+}
+
+impl Default for ParquetEncoder {
+    fn default() -> Self {
+        Self { zstd_level: Self::DEFAULT_ZSTD_LEVEL }
+    }
+}
+
+impl ParquetEncoder {
+    /// The default ZSTD level. Measured on generated traffic (`BENCHMARKS.md`): level 1
+    /// compresses the `requests` table about as well as zstd's own default (3) and spends
+    /// less CPU.
+    pub const DEFAULT_ZSTD_LEVEL: i32 = 1;
+
+    /// An encoder compressing at ZSTD `level` (1–22; higher is smaller and slower).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Encode`] naming the accepted range when `level` is outside it.
+    pub fn with_zstd_level(level: i32) -> Result<Self, Error> {
+        Self::level(level)?;
+        Ok(Self { zstd_level: level })
+    }
+
+    /// The ZSTD level.
+    pub fn zstd_level(&self) -> i32 {
+        self.zstd_level
+    }
+
+    fn level(level: i32) -> Result<ZstdLevel, Error> {
+        ZstdLevel::try_new(level).map_err(|_| Error::Encode {
+            table: "requests",
+            message: format!("ZSTD level {level} is outside 1–22"),
+        })
+    }
+}
 
 /// A Parquet file being written.
 pub struct ParquetFile {
@@ -122,8 +165,9 @@ impl Encoder for ParquetEncoder {
 
     fn create(&self, table: &'static Table) -> Result<ParquetFile, Error> {
         let buf = SharedBuf::default();
+        let level = Self::level(self.zstd_level)?;
         let writer = ParquetWriter::new(buf.clone())
-            .with_compression(ParquetCompression::Zstd(None))
+            .with_compression(ParquetCompression::Zstd(Some(level)))
             .with_row_group_size(Some(usize::MAX >> 1))
             .batched(&polars_schema(table))
             .map_err(|e| encode_error(table, &e))?;
@@ -190,7 +234,7 @@ mod tests {
             };
             assert!(ddl.contains(&format!("`{}` {athena} COMMENT", def.name)), "{}", def.name);
         }
-        let mut file = ParquetEncoder.create(schema::requests()).unwrap();
+        let mut file = ParquetEncoder::default().create(schema::requests()).unwrap();
         file.write(&batch).unwrap();
         let bytes = file.finish().unwrap();
         assert_eq!(&bytes[..4], b"PAR1");

@@ -263,7 +263,9 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
         }
         let rows = self.config.row_group_rows;
         let part = self.open.entry(p).or_insert_with(|| OpenPartition {
-            rows: Batch::new(schema::requests(), rows.min(65_536)),
+            // Buffers grow to a row group as rows arrive (and keep their size after a
+            // flush); a short range never pays for a full row group.
+            rows: Batch::new(schema::requests(), rows.min(1024)),
             file: None,
             first: None,
             last_use: 0,

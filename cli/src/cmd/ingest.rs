@@ -78,6 +78,9 @@ pub(crate) struct FileArgs {
     /// Finish a file at this size, MiB.
     #[arg(long, default_value_t = 128)]
     file_mib: u64,
+    /// ZSTD level of the Parquet files, 1–22 (higher: smaller files, more CPU).
+    #[arg(long, default_value_t = ParquetEncoder::DEFAULT_ZSTD_LEVEL)]
+    zstd_level: i32,
 }
 
 pub(crate) fn run(cmd: IngestCommand, json: bool) -> anyhow::Result<ExitCode> {
@@ -107,7 +110,8 @@ fn file(args: FileArgs, json: bool) -> anyhow::Result<ExitCode> {
         file_bytes: args.file_mib.max(1) * 1024 * 1024,
         ..Config::default()
     };
-    let mut pipeline = Pipeline::new(fields, config, ParquetEncoder, LocalDir::new(&args.out));
+    let encoder = ParquetEncoder::with_zstd_level(args.zstd_level)?;
+    let mut pipeline = Pipeline::new(fields, config, encoder, LocalDir::new(&args.out));
     let started = Instant::now();
     let progress = std::io::stderr().is_terminal() && !json;
     let mut last_report = Instant::now();

@@ -132,7 +132,7 @@ pub(crate) fn run(args: KinesisArgs, json: bool) -> anyhow::Result<ExitCode> {
         let sink = open_lake(&args.out, s3_ep, args.region.as_deref())
             .await
             .with_context(|| format!("opening the lake {}", args.out))?;
-        let encoder = LakeEncoder::new(fields, IngestConfig::default(), ParquetEncoder);
+        let encoder = LakeEncoder::new(fields, IngestConfig::default(), ParquetEncoder::default());
         let consumer = Consumer::new(config, kinesis, store, encoder, sink);
         let stop = consumer.stop_handle();
         tokio::spawn(async move {

@@ -28,8 +28,12 @@ pub(crate) fn run(log: &Path, lake: &Path, report: &Path) -> anyhow::Result<Lake
     use cmcd_ingest::sink::{LocalDir, ReaderSource, Source as _};
 
     let _ = std::fs::remove_dir_all(lake);
-    let mut pipeline =
-        Pipeline::new(FieldSet::all(), Config::default(), ParquetEncoder, LocalDir::new(lake));
+    let mut pipeline = Pipeline::new(
+        FieldSet::all(),
+        Config::default(),
+        ParquetEncoder::default(),
+        LocalDir::new(lake),
+    );
     let file = std::fs::File::open(log).with_context(|| format!("opening {}", log.display()))?;
     let mut lines =
         ReaderSource::new(std::io::BufReader::new(file), source_name(&log.to_string_lossy()));

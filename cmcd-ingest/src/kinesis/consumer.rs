@@ -186,6 +186,9 @@ pub(crate) struct Shared<E, S> {
     pub(crate) shutdown: AtomicBool,
     pub(crate) buffered: AtomicUsize,
     pub(crate) shards: Mutex<BTreeMap<String, Arc<ShardCtl>>>,
+    /// Ranges encoded at once: one per core. Encoding is CPU work and each encode holds its
+    /// row-group buffers, so more would only add memory (many shards flush at the same moment).
+    pub(crate) encode_slots: tokio::sync::Semaphore,
     events: Mutex<Vec<Event>>,
 }
 
@@ -297,6 +300,9 @@ impl<E: RangeEncoder, S: RangeSink> Consumer<E, S> {
             shutdown: AtomicBool::new(false),
             buffered: AtomicUsize::new(0),
             shards: Mutex::new(BTreeMap::new()),
+            encode_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            ),
             events: Mutex::new(Vec::new()),
         });
         Self {

@@ -298,6 +298,8 @@ async fn flush<E: RangeEncoder, S: RangeSink>(
     }
     let encoder = Arc::clone(&shared.encoder);
     let shard = held.shard_id.clone();
+    let slot =
+        shared.encode_slots.acquire().await.map_err(|e| ConsumerError::Task(e.to_string()))?;
     let objects = tokio::task::spawn_blocking(move || encoder.encode(&shard, &records))
         .await
         .map_err(|e| ConsumerError::Task(e.to_string()))?
@@ -306,6 +308,7 @@ async fn flush<E: RangeEncoder, S: RangeSink>(
             first: range.first.clone(),
             source,
         })?;
+    drop(slot);
     let count = objects.len();
     let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(15));
     loop {
