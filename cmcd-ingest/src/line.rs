@@ -425,5 +425,60 @@ mod tests {
         }
         let long = format!("1.0\t200\t{}", "1".repeat(MAX_LINE_LEN));
         assert_eq!(parse(&fields, long.as_bytes()), Err(Reason::TooLong));
+        // More tabs than the registry has fields: still a count error, not a panic.
+        let many = "1.0\t".repeat(FIELD_COUNT + 5);
+        assert_eq!(parse(&fields, many.as_bytes()), Err(Reason::FieldCount));
+    }
+
+    /// Byte-at-a-time decoding: the definition the fast decoder must match.
+    fn naive_percent_decode(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            let hex = |j: usize| b.get(j).and_then(|c| (*c as char).to_digit(16));
+            if b[i] == b'%'
+                && let (Some(h), Some(l)) = (hex(i + 1), hex(i + 2))
+            {
+                out.push(u8::try_from(h * 16 + l).unwrap());
+                i += 3;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn percent_decode_matches_the_definition(s in "([%0-9a-fA-FgG+ é]|%[0-9a-fA-F]{0,2}){0,40}") {
+            proptest::prop_assert_eq!(percent_decode(&s).into_owned(), naive_percent_decode(&s));
+        }
+
+        /// Cells are split exactly like `str::split('\t')` would, and a wrong count of cells
+        /// is always a count error.
+        #[test]
+        fn cells_split_like_str_split(cells in proptest::collection::vec("[a-z%0-9-]{0,6}", 1..6)) {
+            let fields = FieldSet::parse_names("timestamp,c-ip,cs-method,x-edge-location").unwrap();
+            let mut cells = cells;
+            cells.insert(0, "1714650000.5".to_owned());
+            let line = cells.join("\t");
+            let got = parse(&fields, line.as_bytes());
+            if cells.len() == fields.len() {
+                let r = got.unwrap();
+                fn cell(f: Field, raw: &str) -> Cell<'_> {
+                    parse_cell(f, raw).unwrap()
+                }
+                proptest::prop_assert_eq!(r.get(Field::CIp), &cell(Field::CIp, &cells[1]));
+                proptest::prop_assert_eq!(r.get(Field::CsMethod), &cell(Field::CsMethod, &cells[2]));
+                proptest::prop_assert_eq!(
+                    r.get(Field::XEdgeLocation),
+                    &cell(Field::XEdgeLocation, &cells[3])
+                );
+            } else {
+                proptest::prop_assert_eq!(got, Err(Reason::FieldCount));
+            }
+        }
     }
 }
