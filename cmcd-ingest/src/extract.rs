@@ -191,7 +191,12 @@ fn decode_payload(record: &Record<'_>, out: &mut Cmcd) -> (Option<Report>, Optio
         .or_else(|| record.text(Field::CsUriStem).and_then(|s| s.split_once('?').map(|(_, q)| q)));
     let Some(query) = query else { return (None, None) };
     let Some(raw) = cmcd::transport::query_payload(query) else { return (None, None) };
-    out.raw = Some(crate::line::percent_decode(&raw.replace('+', " ")).into_owned());
+    let spaced = if memchr::memchr(b'+', raw.as_bytes()).is_some() {
+        std::borrow::Cow::Owned(raw.replace('+', " "))
+    } else {
+        std::borrow::Cow::Borrowed(raw)
+    };
+    out.raw = Some(crate::line::percent_decode(&spaced).into_owned());
     match cmcd::decode_query(query, Policy::Lenient) {
         Ok(r) => (Some(r), Some(Origin::Query)),
         Err(e) => {
@@ -313,6 +318,7 @@ fn apply_cells(fields: &FieldSet, record: &Record<'_>, out: &mut Cmcd) -> bool {
 /// Strips one pair of surrounding double quotes and undoes `\"` and `\\`.
 fn unquote(text: &str) -> String {
     match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(inner) if memchr::memchr(b'\\', inner.as_bytes()).is_none() => inner.to_owned(),
         Some(inner) => inner.replace("\\\"", "\"").replace("\\\\", "\\"),
         None => text.to_owned(),
     }

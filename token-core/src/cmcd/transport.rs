@@ -140,9 +140,19 @@ pub(crate) fn percent_decode_nor(s: Cow<'_, str>) -> String {
 /// (leading `?` allowed); `None` when there is none.
 pub fn query_payload(query: &str) -> Option<&str> {
     let query = query.strip_prefix('?').unwrap_or(query);
-    query
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("CMCD=").or_else(|| (pair == "CMCD").then_some("")))
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'&', query.as_bytes()).chain([query.len()]) {
+        // `&` is ASCII: both ends are char boundaries.
+        let pair = query.get(start..end).unwrap_or_default();
+        if let Some(value) = pair.strip_prefix("CMCD=") {
+            return Some(value);
+        }
+        if pair == "CMCD" {
+            return Some("");
+        }
+        start = end + 1;
+    }
+    None
 }
 
 /// The query component of a URL (between `?` and `#`); `""` when there is none.
@@ -459,6 +469,11 @@ mod tests {
     fn query_argument_lookup() {
         assert_eq!(query_payload("?x=1&CMCD=a&CMCD=b"), Some("a"));
         assert_eq!(query_payload("cmcd=a"), None);
+        assert_eq!(query_payload("a&CMCD"), Some(""));
+        assert_eq!(query_payload("&&CMCD=x&"), Some("x"));
+        assert_eq!(query_payload(""), None);
+        assert_eq!(query_payload("?"), None);
+        assert_eq!(query_payload("xCMCD=1&CMCDx=2"), None);
         assert_eq!(url_query("https://h/p.m4s?CMCD=br%3D1#frag"), "CMCD=br%3D1");
     }
 
