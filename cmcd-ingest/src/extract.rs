@@ -171,9 +171,9 @@ fn decode_payload(record: &Record<'_>, out: &mut Cmcd) -> (Option<Report>, Optio
             .filter(|l| l.trim_start().get(..5).is_some_and(|p| p.eq_ignore_ascii_case("cmcd-")))
             .filter_map(|l| l.split_once(':'))
             .map(|(n, v)| (n.trim(), v.trim_matches([' ', '\t'])))
-            .filter(|(n, _)| {
-                n.len() > 5 && n.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("cmcd-"))
-            })
+            // The line starts with `cmcd-` (no colon in it), so the name does too; it needs a
+            // suffix to be a CMCD header.
+            .filter(|(n, _)| n.len() > 5)
             .collect();
     }
     if !headers.is_empty() {

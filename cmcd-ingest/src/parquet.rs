@@ -130,7 +130,7 @@ impl ParquetEncoder {
     ///
     /// [`Error::Encode`] naming the accepted range when `level` is outside it.
     pub fn with_zstd_level(level: i32) -> Result<Self, Error> {
-        Self::level(level)?;
+        Self::level(level, "parquet")?;
         Ok(Self { zstd_level: level })
     }
 
@@ -139,9 +139,9 @@ impl ParquetEncoder {
         self.zstd_level
     }
 
-    fn level(level: i32) -> Result<ZstdLevel, Error> {
+    fn level(level: i32, table: &'static str) -> Result<ZstdLevel, Error> {
         ZstdLevel::try_new(level).map_err(|_| Error::Encode {
-            table: "requests",
+            table,
             message: format!("ZSTD level {level} is outside 1–22"),
         })
     }
@@ -165,7 +165,7 @@ impl Encoder for ParquetEncoder {
 
     fn create(&self, table: &'static Table) -> Result<ParquetFile, Error> {
         let buf = SharedBuf::default();
-        let level = Self::level(self.zstd_level)?;
+        let level = Self::level(self.zstd_level, table.name)?;
         let writer = ParquetWriter::new(buf.clone())
             .with_compression(ParquetCompression::Zstd(Some(level)))
             .with_row_group_size(Some(usize::MAX >> 1))
