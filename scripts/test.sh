@@ -40,13 +40,36 @@ fi
 step "cargo test (workspace, all features)"
 cargo test --workspace --all-features --locked
 
-step "cmcd-ingest without default features (the pure pipeline, no polars)"
-cargo test -p cmcd-ingest --no-default-features --locked
+# Every later step reuses what that build made — target/debug/smd-cli and the test executables
+# of the server tests (#[ignore]d above) — instead of building again: cargo resolves features
+# per command, so a build of a subset (`--test X`, `--bins`) hashes dependencies differently and
+# would compile polars and the AWS SDK a second time.
+artifacts=$(cargo test --workspace --all-features --locked --no-run --message-format=json)
+test_exe() { # integration test target name -> its executable from the build above
+  python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == sys.argv[1] \
+            and m["profile"]["test"] and m.get("executable"):
+        print(m["executable"])
+        break
+else:
+    sys.exit("no test executable named " + sys.argv[1])' "$1" <<<"$artifacts"
+}
+# Runs integration test executables the way `cargo test` does: from the package directory,
+# here with --ignored (the tests that need a server).
+run_ignored() { # package dir, executables...
+  local dir=$1 exe
+  shift
+  for exe in "$@"; do (cd "$dir" && "$exe" --ignored); done
+}
+export -f run_ignored
 
 step "cmcd-ingest object store and Lambda handler against moto S3 (scripts/emulators.sh)"
 # The S3 tests are #[ignore]d in plain `cargo test` (they need the server) and run here.
-scripts/emulators.sh --only moto -- cargo test --workspace --all-features --locked \
-  --test store_s3 --test lambda -- --ignored
+scripts/emulators.sh --only moto -- \
+  bash -c 'run_ignored cmcd-ingest "$@"' _ "$(test_exe store_s3)" "$(test_exe lambda)"
 
 step "token-core builds for wasm32-unknown-unknown"
 cargo build -p token-core --target wasm32-unknown-unknown --locked
@@ -59,7 +82,6 @@ fi
 
 step "Lambda@Edge package: build, then node --test through the packaged handler"
 scripts/build-edge.sh
-cargo build --workspace --all-features --bins --locked
 (cd edge-wasm/js && SMD_CLI="$PWD/../../target/debug/smd-cli" node --test test/)
 
 step "Parquet lake read back by independent readers (pyarrow, DuckDB from PyPI into .venv)"
@@ -67,13 +89,12 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
-cargo build --workspace --all-features --bins --locked
 SMD_CLI="$PWD/target/debug/smd-cli" .venv/bin/python cmcd-ingest/tests/py/test_lake.py
 
 step "Kinesis consumer against local AWS servers (scripts/emulators.sh: kinesis-mock, kinesalite, dynalite, moto)"
 # Lease table logic on dynalite and ListShards paging on kinesis-mock (Rust, ignored by default).
 scripts/emulators.sh --only kinesis-mock,dynalite -- \
-  cargo test --workspace --all-features --locked --test kinesis_servers -- --ignored
+  bash -c 'run_ignored cmcd-ingest "$@"' _ "$(test_exe kinesis_servers)"
 # The crash proof: 50,000 records, two consumers killed -9 at least 5 times, lake read by pyarrow.
 scripts/emulators.sh --only kinesalite,dynalite,moto -- \
   env SMD_CLI="$PWD/target/debug/smd-cli" .venv/bin/python cmcd-ingest/tests/py/test_kinesis_crash.py
@@ -95,6 +116,10 @@ scripts/emulators.sh --only moto -- env SMD_CLI="$PWD/target/debug/smd-cli" \
 
 step "Browser end to end: hls.js in Chromium through edge serve"
 (cd e2e && SMD_CLI="$PWD/../target/debug/smd-cli" node --test)
+
+# A narrower feature set: its own (small) build of the shared dependencies, no polars.
+step "cmcd-ingest without default features (the pure pipeline, no polars)"
+cargo test -p cmcd-ingest --no-default-features --locked
 
 step "Fuzz targets compile (stable check; run them with cargo +nightly fuzz)"
 cargo check --manifest-path fuzz/Cargo.toml --locked
