@@ -101,6 +101,9 @@ scripts/emulators.sh --only kinesalite,dynalite,moto -- \
 # SplitShard, MergeShards and UpdateShardCount while consuming (kinesis-mock sends ChildShards).
 scripts/emulators.sh --only kinesis-mock -- \
   env SMD_CLI="$PWD/target/debug/smd-cli" .venv/bin/python cmcd-ingest/tests/py/test_kinesis_reshard.py
+# Throttled, failing and expired Kinesis reads: retried within the per-shard limits, lake exact.
+scripts/emulators.sh --only kinesalite -- \
+  env SMD_CLI="$PWD/target/debug/smd-cli" .venv/bin/python cmcd-ingest/tests/py/test_kinesis_read_faults.py
 # S3 answers 503 mid-run: retries, no checkpoint moves, complete lake after recovery.
 scripts/emulators.sh --only kinesalite,moto -- \
   env SMD_CLI="$PWD/target/debug/smd-cli" .venv/bin/python cmcd-ingest/tests/py/test_kinesis_s3_fault.py

@@ -166,7 +166,7 @@ pub(crate) fn run(args: KinesisArgs, json: bool) -> anyhow::Result<ExitCode> {
         } else {
             writeln!(
                 std::io::stdout().lock(),
-                "stopped ({}): {} records ({:.1} MiB) in {:.1} s, {} ranges, {} objects, {} shards finished, {} leases lost, {} write retries",
+                "stopped ({}): {} records ({:.1} MiB) in {:.1} s, {} ranges, {} objects, {} shards finished, {} leases lost, {} read retries, {} write retries",
                 outcome.reason,
                 s.records,
                 mib(s.bytes),
@@ -175,6 +175,7 @@ pub(crate) fn run(args: KinesisArgs, json: bool) -> anyhow::Result<ExitCode> {
                 s.objects,
                 s.finished,
                 s.lost,
+                s.read_retries,
                 s.write_retries
             )?;
         }
@@ -224,6 +225,7 @@ fn snapshot_json(kind: &str, s: &Snapshot, worker: &str) -> serde_json::Value {
         "ranges": s.ranges,
         "objects": s.objects,
         "write_retries": s.write_retries,
+        "read_retries": s.read_retries,
         "leases": s.leases,
         "finished_shards": s.finished,
         "lost_leases": s.lost,
@@ -235,6 +237,7 @@ fn snapshot_json(kind: &str, s: &Snapshot, worker: &str) -> serde_json::Value {
             "ranges": x.ranges,
             "buffered_bytes": x.buffered,
             "get_records_calls": x.calls,
+            "read_retries": x.read_retries,
         })).collect::<Vec<_>>(),
     })
 }

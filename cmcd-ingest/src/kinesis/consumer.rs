@@ -116,6 +116,9 @@ pub struct ShardSnapshot {
     pub buffered: usize,
     /// `GetRecords` calls.
     pub calls: u64,
+    /// `GetRecords`/`GetShardIterator` calls retried after throttling, a 5xx answer or a
+    /// connection failure, plus iterators replaced after expiring.
+    pub read_retries: u64,
 }
 
 /// A progress report.
@@ -137,6 +140,8 @@ pub struct Snapshot {
     pub objects: u64,
     /// Failed lake writes that were retried.
     pub write_retries: u64,
+    /// Kinesis reads that were retried (throttling, 5xx, expired iterators).
+    pub read_retries: u64,
     /// Leases held now.
     pub leases: usize,
     /// Shards finished (closed and checkpointed at `SHARD_END`) by this process.
@@ -159,6 +164,7 @@ pub(crate) struct ShardCtl {
     pub(crate) ranges: AtomicU64,
     pub(crate) objects: AtomicU64,
     pub(crate) calls: AtomicU64,
+    pub(crate) read_retries: AtomicU64,
     pub(crate) write_retries: AtomicU64,
     pub(crate) millis_behind: AtomicI64,
     /// Milliseconds since the consumer started at which the last record arrived.
@@ -596,6 +602,7 @@ struct Totals {
     ranges: u64,
     objects: u64,
     write_retries: u64,
+    read_retries: u64,
     finished: u64,
     lost: u64,
 }
@@ -607,6 +614,7 @@ impl Totals {
         self.ranges += ctl.ranges.load(Ordering::Relaxed);
         self.objects += ctl.objects.load(Ordering::Relaxed);
         self.write_retries += ctl.write_retries.load(Ordering::Relaxed);
+        self.read_retries += ctl.read_retries.load(Ordering::Relaxed);
     }
 }
 
@@ -627,6 +635,7 @@ fn snapshot(
             ranges: r.ctl.ranges.load(Ordering::Relaxed),
             buffered: r.ctl.buffered.load(Ordering::Relaxed),
             calls: r.ctl.calls.load(Ordering::Relaxed),
+            read_retries: r.ctl.read_retries.load(Ordering::Relaxed),
         })
         .collect();
     let sum = |f: fn(&ShardCtl) -> u64| running.values().map(|r| f(&r.ctl)).sum::<u64>();
@@ -642,6 +651,7 @@ fn snapshot(
         ranges: totals.ranges + sum(|c| c.ranges.load(Ordering::Relaxed)),
         objects: totals.objects + sum(|c| c.objects.load(Ordering::Relaxed)),
         write_retries: totals.write_retries + sum(|c| c.write_retries.load(Ordering::Relaxed)),
+        read_retries: totals.read_retries + sum(|c| c.read_retries.load(Ordering::Relaxed)),
         leases: running.len(),
         finished: totals.finished,
         lost: totals.lost,

@@ -5,6 +5,9 @@
 //! backoff and jitter; an expired iterator is replaced by a new one `AFTER_SEQUENCE_NUMBER` of
 //! the last record handed out (or at the original position when none was).
 //!
+//! The SDK's own retries are off for these two calls: this loop is the only one retrying them,
+//! so retries keep the 200 ms spacing and are counted.
+//!
 //! It does not buffer, decode or checkpoint: the shard worker does.
 
 use std::time::{Duration, Instant};
@@ -90,6 +93,12 @@ pub const MIN_CALL_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Most records one `GetRecords` call may ask for.
 pub const MAX_LIMIT: i32 = 10_000;
+
+/// A configuration override that turns the SDK's retries off for one call.
+fn without_sdk_retries() -> aws_sdk_kinesis::config::Builder {
+    aws_sdk_kinesis::config::Builder::default()
+        .retry_config(aws_sdk_kinesis::config::retry::RetryConfig::disabled())
+}
 
 /// Non-throttling failures in a row before a call is given up.
 const MAX_FAILURES: u32 = 12;
@@ -181,7 +190,7 @@ impl ShardReader {
         };
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
         loop {
-            match req.clone().send().await {
+            match req.clone().customize().config_override(without_sdk_retries()).send().await {
                 Ok(out) => {
                     return out.shard_iterator.ok_or_else(|| ConsumerError::Kinesis {
                         operation: "GetShardIterator",
@@ -222,7 +231,15 @@ impl ShardReader {
             };
             self.last_call = Some(Instant::now());
             self.calls += 1;
-            let res = self.client.get_records().shard_iterator(iterator).limit(limit).send().await;
+            let res = self
+                .client
+                .get_records()
+                .shard_iterator(iterator)
+                .limit(limit)
+                .customize()
+                .config_override(without_sdk_retries())
+                .send()
+                .await;
             match res {
                 Ok(out) => {
                     self.backoff.reset();
@@ -256,6 +273,7 @@ impl ShardReader {
                     if e.as_service_error().is_some_and(|s| s.is_expired_iterator_exception()) =>
                 {
                     // Re-made from `resume`: after the last record handed out.
+                    self.retries += 1;
                     self.iterator = None;
                 }
                 Err(e) if is_retryable(&e) => {

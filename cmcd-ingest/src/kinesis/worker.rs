@@ -139,6 +139,7 @@ pub(crate) async fn run<E: RangeEncoder, S: RangeSink>(
         let room = config.max_range_records.saturating_sub(buf.records.len()).max(1);
         let fetch = reader.next(room).await?;
         ctl.calls.store(reader.calls, Ordering::Relaxed);
+        ctl.read_retries.store(reader.retries, Ordering::Relaxed);
         if let Some(ms) = fetch.millis_behind {
             ctl.millis_behind.store(ms, Ordering::Relaxed);
         }

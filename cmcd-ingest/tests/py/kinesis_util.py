@@ -1,6 +1,7 @@
 """Helpers of the Kinesis consumer tests: local endpoints, streams, consumer processes, and an
 independent read of the lake (pyarrow) from S3 (moto) or a directory."""
 
+import http.client
 import json
 import os
 import pathlib
@@ -8,8 +9,10 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pyarrow.fs as pafs
@@ -153,3 +156,63 @@ def run_test(main):
         print(f"FAILED: {e}", file=sys.stderr)
         print("0 passed, 1 failed")
         sys.exit(1)
+
+
+HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
+
+
+def start_proxy(upstream, inject, observe=None):
+    """An HTTP proxy on 127.0.0.1 in front of `upstream` that can answer in its place.
+
+    `inject(command, headers, body)` returns None to forward the request, or
+    `(status, content_type, payload)` to answer it without forwarding. `observe(headers, body,
+    status, data)` sees every forwarded request with its answer. Returns (server, its URL)."""
+    host, port = upstream.split("://", 1)[1].split(":")
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def _reply(self, status, headers, data):
+            self.send_response(status)
+            for k, v in headers:
+                if k.lower() not in HOP and k.lower() != "content-length":
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        def _handle(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(n) if n else None
+            answer = inject(self.command, self.headers, body)
+            if answer is not None:
+                status, content_type, payload = answer
+                self._reply(status, [("Content-Type", content_type)], payload)
+                return
+            conn = http.client.HTTPConnection(host, int(port), timeout=60)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+            conn.request(self.command, self.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            conn.close()
+            if observe is not None:
+                observe(self.headers, body, resp.status, data)
+            self._reply(resp.status, resp.getheaders(), data)
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def final_summary(log_path):
+    """The consumer's last `--json` summary line (`"type": "final"`)."""
+    finals = [json.loads(l) for l in pathlib.Path(log_path).read_text(errors="replace").splitlines()
+              if l.startswith("{") and '"final"' in l]
+    assert finals, f"no final summary in {log_path}"
+    return finals[-1]

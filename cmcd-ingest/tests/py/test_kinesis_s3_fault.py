@@ -5,66 +5,27 @@ checkpoint while its writes fail, and once S3 is back the lake must hold exactly
 Run: scripts/emulators.sh --only kinesalite,moto -- .venv/bin/python cmcd-ingest/tests/py/test_kinesis_s3_fault.py
 """
 
-import http.client
 import json
 import pathlib
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from kinesis_util import (Consumer, run_test, check_exactly, client, env, generate_lines, lake_request_ids, put_lines,
-                          request_id, s3fs, unique, wait_active)
-
-HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
+                          request_id, s3fs, start_proxy, unique, wait_active)
 
 
-def start_proxy(upstream):
-    host, port = upstream.split("://", 1)[1].split(":")
-    state = {"failing": False, "failed": 0, "forwarded": 0}
+def start_s3_proxy(upstream):
+    """A proxy in front of moto that answers 503 while `state["failing"]`."""
+    state = {"failing": False, "failed": 0}
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def inject(command, headers, body):
+        if not state["failing"]:
+            return None
+        state["failed"] += 1
+        return 503, "application/xml", b"<Error><Code>ServiceUnavailable</Code><Message>injected</Message></Error>"
 
-        def log_message(self, *args):
-            pass
-
-        def _body(self):
-            n = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(n) if n else None
-
-        def _handle(self):
-            body = self._body()
-            if state["failing"]:
-                state["failed"] += 1
-                payload = b"<Error><Code>ServiceUnavailable</Code><Message>injected</Message></Error>"
-                self.send_response(503)
-                self.send_header("Content-Type", "application/xml")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-                return
-            state["forwarded"] += 1
-            conn = http.client.HTTPConnection(host, int(port), timeout=60)
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
-            conn.request(self.command, self.path, body=body, headers=headers)
-            resp = conn.getresponse()
-            data = resp.read()
-            self.send_response(resp.status)
-            for k, v in resp.getheaders():
-                if k.lower() not in HOP and k.lower() != "content-length":
-                    self.send_header(k, v)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
-            conn.close()
-
-        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, state, f"http://127.0.0.1:{server.server_address[1]}"
+    server, url = start_proxy(upstream, inject)
+    return server, state, url
 
 
 def checkpoints(path):
@@ -83,7 +44,7 @@ def main():
     kinesis.create_stream(StreamName=stream, ShardCount=2)
     wait_active(kinesis, stream)
     lines = generate_lines(6000, 7)
-    server, state, proxy = start_proxy(s3_ep)
+    server, state, proxy = start_s3_proxy(s3_ep)
     work = tempfile.mkdtemp(prefix="smd-fault-")
     cp = f"{work}/checkpoints.json"
     put_lines(kinesis, stream, lines[:3000])
