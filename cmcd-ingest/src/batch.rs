@@ -202,18 +202,8 @@ impl Batch {
         self.approx_bytes += bytes;
     }
 
-    /// Appends one row: `value(i)` gives the datum of column `i` of the table.
+    /// Appends one row: `value(column)` gives its datum in that column.
     pub fn push_row<'a>(&mut self, mut value: impl FnMut(&crate::schema::Column) -> Datum<'a>) {
-        let mut bytes = 0;
-        for (col, data) in self.table.columns.iter().zip(&mut self.columns) {
-            let d = value(col);
-            bytes += match d {
-                Datum::Str(s) => s.len() + 9,
-                _ => 9,
-            };
-            data.push(d);
-        }
-        self.rows += 1;
-        self.approx_bytes += bytes;
+        self.push_rows(1, |_, col| value(col));
     }
 }

@@ -5,7 +5,6 @@ import http.client
 import json
 import os
 import pathlib
-import random
 import signal
 import subprocess
 import sys
@@ -70,6 +69,14 @@ def wait_active(kinesis, stream):
             return
         time.sleep(0.1)
     raise AssertionError(f"stream {stream} did not become ACTIVE")
+
+
+def new_stream(kinesis, prefix, shards):
+    """Creates a stream named `prefix-<random>` with `shards` shards; returns its name once ACTIVE."""
+    stream = unique(prefix)
+    kinesis.create_stream(StreamName=stream, ShardCount=shards)
+    wait_active(kinesis, stream)
+    return stream
 
 
 def put_lines(kinesis, stream, lines, key_of=lambda i: str(i)):

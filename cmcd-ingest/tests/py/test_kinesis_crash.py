@@ -14,8 +14,8 @@ import random
 import tempfile
 import time
 
-from kinesis_util import (Consumer, run_test, check_exactly, client, env, generate_lines, lake_request_ids, put_lines,
-                          request_id, s3fs, unique, wait_active)
+from kinesis_util import (Consumer, check_exactly, run_test, client, env, generate_lines, lake_request_ids,
+                          new_stream, put_lines, request_id, s3fs, unique)
 
 
 def main():
@@ -26,10 +26,9 @@ def main():
     print(f"crash test: seed={seed} lines={n} (replay with CRASH_SEED={seed})", flush=True)
     kinesis_ep, dynamo_ep, s3_ep = env("KINESALITE_ENDPOINT"), env("DYNAMODB_ENDPOINT"), env("S3_ENDPOINT")
     kinesis, s3 = client("kinesis", kinesis_ep), client("s3", s3_ep)
-    stream, table, bucket = unique("crash"), unique("crash-leases"), unique("crash-lake")
+    table, bucket = unique("crash-leases"), unique("crash-lake")
     s3.create_bucket(Bucket=bucket)
-    kinesis.create_stream(StreamName=stream, ShardCount=4)
-    wait_active(kinesis, stream)
+    stream = new_stream(kinesis, "crash", 4)
     lines = generate_lines(n, seed % 1000 + 1)
     t0 = time.time()
     put_lines(kinesis, stream, lines, key_of=lambda i: f"k{rng.randrange(1 << 30)}")

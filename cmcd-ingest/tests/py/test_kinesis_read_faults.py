@@ -18,8 +18,8 @@ import time
 
 import pyarrow.fs as pafs
 
-from kinesis_util import (Consumer, run_test, check_exactly, client, env, final_summary, generate_lines,
-                          lake_request_ids, put_lines, request_id, start_proxy, unique, wait_active)
+from kinesis_util import (Consumer, check_exactly, run_test, client, env, final_summary, generate_lines,
+                          lake_request_ids, new_stream, put_lines, request_id, start_proxy)
 
 JSON = "application/x-amz-json-1.1"
 # GetRecords calls on one shard closer than this fail the test. The consumer spaces them by
@@ -100,9 +100,7 @@ class KinesisFaults:
 def main():
     ep = env("KINESALITE_ENDPOINT")
     kinesis = client("kinesis", ep)
-    stream = unique("readfault")
-    kinesis.create_stream(StreamName=stream, ShardCount=2)
-    wait_active(kinesis, stream)
+    stream = new_stream(kinesis, "readfault", 2)
     lines = generate_lines(4000, 11)
     faults = KinesisFaults()
     server, proxy = start_proxy(ep, faults.inject, faults.observe)

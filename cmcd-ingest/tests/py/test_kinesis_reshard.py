@@ -8,7 +8,6 @@ the children.
 Run: scripts/emulators.sh --only kinesis-mock -- .venv/bin/python cmcd-ingest/tests/py/test_kinesis_reshard.py
 """
 
-import json
 import pathlib
 import re
 import tempfile
@@ -16,7 +15,8 @@ import time
 
 import pyarrow.parquet as pq
 
-from kinesis_util import Consumer, run_test, check_exactly, client, env, generate_lines, put_lines, request_id, unique, wait_active
+from kinesis_util import (Consumer, check_exactly, run_test, client, env, generate_lines, new_stream, put_lines,
+                          request_id, wait_active)
 
 KEYS = 8
 
@@ -38,9 +38,7 @@ def open_shards(kinesis, stream):
 def main():
     ep = env("KINESIS_ENDPOINT")
     kinesis = client("kinesis", ep)
-    stream = unique("reshard")
-    kinesis.create_stream(StreamName=stream, ShardCount=2)
-    wait_active(kinesis, stream)
+    stream = new_stream(kinesis, "reshard", 2)
     lines = generate_lines(1200, 11)
     order = {request_id(l): (i % KEYS, i) for i, l in enumerate(lines)}
     key_of = lambda i: f"key-{i % KEYS}"

@@ -10,8 +10,8 @@ import pathlib
 import tempfile
 import time
 
-from kinesis_util import (Consumer, run_test, check_exactly, client, env, generate_lines, lake_request_ids, put_lines,
-                          request_id, s3fs, start_proxy, unique, wait_active)
+from kinesis_util import (Consumer, check_exactly, run_test, client, env, generate_lines, lake_request_ids,
+                          new_stream, put_lines, request_id, s3fs, start_proxy, unique)
 
 
 def start_s3_proxy(upstream):
@@ -39,10 +39,9 @@ def checkpoints(path):
 def main():
     kinesis_ep, s3_ep = env("KINESALITE_ENDPOINT"), env("S3_ENDPOINT")
     kinesis, s3 = client("kinesis", kinesis_ep), client("s3", s3_ep)
-    stream, bucket = unique("fault"), unique("fault-lake")
+    bucket = unique("fault-lake")
     s3.create_bucket(Bucket=bucket)
-    kinesis.create_stream(StreamName=stream, ShardCount=2)
-    wait_active(kinesis, stream)
+    stream = new_stream(kinesis, "fault", 2)
     lines = generate_lines(6000, 7)
     server, state, proxy = start_s3_proxy(s3_ep)
     work = tempfile.mkdtemp(prefix="smd-fault-")
