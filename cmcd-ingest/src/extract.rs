@@ -377,12 +377,16 @@ fn scalar_number(text: &str) -> Option<i64> {
 /// with a session id of 1–200 characters from `A-Z a-z 0-9 _ - ~` and base64url JWT parts.
 /// `None` for paths without a session token.
 pub fn smd_session_id(uri_stem: &str) -> Option<&str> {
-    let path = uri_stem.split(['?', '#']).next()?;
-    let path = match path.find("://") {
+    // Called for every row: byte searches instead of pattern searchers, and `://` only looked
+    // for when the path has a `:` at all.
+    let end = memchr::memchr2(b'?', b'#', uri_stem.as_bytes()).unwrap_or(uri_stem.len());
+    let path = uri_stem.get(..end)?;
+    let path = match memchr::memchr(b':', path.as_bytes()).and_then(|_| path.find("://")) {
         Some(i) => path.get(i + 3..).and_then(|rest| rest.find('/').and_then(|j| rest.get(j..)))?,
         None => path,
     };
-    let segment = path.strip_prefix('/')?.split('/').next()?;
+    let rest = path.strip_prefix('/')?;
+    let segment = rest.get(..memchr::memchr(b'/', rest.as_bytes()).unwrap_or(rest.len()))?;
     let mut parts = segment.split('.');
     let (sid, h, p, s) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() {
@@ -425,5 +429,34 @@ mod tests {
         assert_eq!(smd_session_id("/a.b.c.d.e/x"), None);
         assert_eq!(smd_session_id("/a%20.b.c.d/x"), None);
         assert_eq!(smd_session_id(""), None);
+        assert_eq!(smd_session_id("/s.a.b.c?x=1/y"), Some("s"));
+        assert_eq!(smd_session_id("/s.a.b.c#f"), Some("s"));
+        assert_eq!(smd_session_id("/s.a.b.c/x/http://h/t.a.b.c/y"), Some("t"));
+        assert_eq!(smd_session_id("s.a.b.c/x"), None);
+    }
+
+    /// The definition the byte-search version must match: std's pattern splits.
+    fn naive_session_id(uri_stem: &str) -> Option<&str> {
+        let path = uri_stem.split(['?', '#']).next()?;
+        let path = match path.find("://") {
+            Some(i) => path.get(i + 3..).and_then(|r| r.find('/').and_then(|j| r.get(j..)))?,
+            None => path,
+        };
+        let segment = path.strip_prefix('/')?.split('/').next()?;
+        let parts: Vec<&str> = segment.split('.').collect();
+        let [sid, h, p, s] = parts.as_slice() else { return None };
+        let sid_ok = (1..=200).contains(&sid.len())
+            && sid.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-~".contains(&b));
+        let b64 = |t: &str| {
+            !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b))
+        };
+        (sid_ok && b64(h) && b64(p) && b64(s)).then_some(*sid)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn session_id_matches_the_definition(s in "(https?://[a-z.]{0,6})?(/|[a-c]|[.]|[?#:~_-]|%20){0,24}") {
+            proptest::prop_assert_eq!(smd_session_id(&s), naive_session_id(&s));
+        }
     }
 }

@@ -175,6 +175,24 @@ impl<'a> Record<'a> {
 /// # Ok::<(), cmcd_ingest::Error>(())
 /// ```
 pub fn parse<'a>(fields: &FieldSet, line: &'a [u8]) -> Result<Record<'a>, Reason> {
+    let mut record = Record::default();
+    parse_into(fields, line, &mut record)?;
+    Ok(record)
+}
+
+/// [`parse`] into an existing record, reusing its storage (a record is about 1.6 KB: moving
+/// one per line costs more than filling it in place). Every cell is overwritten; cells of
+/// fields `fields` does not configure become null. After an error the record's cells are
+/// unspecified (but valid).
+///
+/// # Errors
+///
+/// The [`Reason`] the line is quarantined for.
+pub fn parse_into<'a>(
+    fields: &FieldSet,
+    line: &'a [u8],
+    record: &mut Record<'a>,
+) -> Result<(), Reason> {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if line.len() > MAX_LINE_LEN {
@@ -196,7 +214,13 @@ pub fn parse<'a>(fields: &FieldSet, line: &'a [u8]) -> Result<Record<'a>, Reason
         return Err(Reason::FieldCount);
     }
     let line = std::str::from_utf8(line).map_err(|_| Reason::BadUtf8)?;
-    let mut record = Record::default();
+    if fields.len() != FIELD_COUNT {
+        for field in Field::ALL {
+            if !fields.contains(field) {
+                record.set(field, Cell::Null);
+            }
+        }
+    }
     let mut start = 0;
     for (i, &field) in fields.fields().iter().enumerate() {
         let end = if i == n { line.len() } else { ends.get(i).copied().unwrap_or(line.len()) };
@@ -208,7 +232,7 @@ pub fn parse<'a>(fields: &FieldSet, line: &'a [u8]) -> Result<Record<'a>, Reason
     if record.millis(Field::Timestamp).is_none() {
         return Err(Reason::BadTimestamp);
     }
-    Ok(record)
+    Ok(())
 }
 
 fn parse_cell(field: Field, raw: &str) -> Result<Cell<'_>, Reason> {
@@ -261,28 +285,58 @@ pub(crate) fn parse_millis(s: &str) -> Option<i64> {
 /// Percent-decodes `%XX` sequences (a `%` without two hex digits stays as is; `+` stays `+`).
 /// Invalid UTF-8 after decoding is replaced with U+FFFD.
 pub fn percent_decode(s: &str) -> Cow<'_, str> {
-    if memchr::memchr(b'%', s.as_bytes()).is_none() {
+    let bytes = s.as_bytes();
+    if memchr::memchr(b'%', bytes).is_none() {
         return Cow::Borrowed(s);
     }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
+    // Escapes of ASCII bytes (nearly all of them in log fields) are decoded into a `String`
+    // directly: the text between escapes is already valid UTF-8, so the result needs no
+    // second validation pass. The first escape of a byte ≥ 0x80 switches to the byte path.
+    let mut out = String::with_capacity(bytes.len());
     let mut copied = 0;
     for i in memchr::memchr_iter(b'%', bytes) {
         if i < copied {
             continue; // inside an escape already decoded
         }
-        let hex = |j: usize| bytes.get(j).and_then(|c| (*c as char).to_digit(16));
-        if let (Some(h), Some(l)) = (hex(i + 1), hex(i + 2)) {
+        let Some(b) = escaped_byte(bytes, i) else { continue };
+        if !b.is_ascii() {
+            return Cow::Owned(percent_decode_bytes(bytes));
+        }
+        // `i` is a `%` and `copied` follows an ASCII escape: both are char boundaries.
+        out.push_str(s.get(copied..i).unwrap_or_default());
+        out.push(char::from(b));
+        copied = i + 3;
+    }
+    out.push_str(s.get(copied..).unwrap_or_default());
+    Cow::Owned(out)
+}
+
+/// The byte of the `%XX` escape at `i`, if `bytes[i..]` is one.
+fn escaped_byte(bytes: &[u8], i: usize) -> Option<u8> {
+    let hex = |j: usize| bytes.get(j).and_then(|c| char::from(*c).to_digit(16));
+    let (h, l) = (hex(i + 1)?, hex(i + 2)?);
+    u8::try_from(h * 16 + l).ok()
+}
+
+/// [`percent_decode`] for text whose escapes produce non-ASCII bytes: decoded as bytes, then
+/// checked as UTF-8 (U+FFFD for invalid sequences).
+fn percent_decode_bytes(bytes: &[u8]) -> String {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut copied = 0;
+    for i in memchr::memchr_iter(b'%', bytes) {
+        if i < copied {
+            continue;
+        }
+        if let Some(b) = escaped_byte(bytes, i) {
             out.extend_from_slice(bytes.get(copied..i).unwrap_or_default());
-            #[allow(clippy::cast_possible_truncation)] // two hex digits fit a byte
-            out.push((h * 16 + l) as u8);
+            out.push(b);
             copied = i + 3;
         }
     }
     out.extend_from_slice(bytes.get(copied..).unwrap_or_default());
     match String::from_utf8(out) {
-        Ok(s) => Cow::Owned(s),
-        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     }
 }
 

@@ -231,29 +231,39 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
     ///
     /// Encoder and sink errors (bad lines are quarantined, not errors).
     pub fn push_batch(&mut self, batch: &LineBatch) -> Result<(), Error> {
+        // Lines are parsed in place into the block's slots, which are reused line after line:
+        // `block[..used]` holds the accepted requests not yet appended, all of one partition.
         let mut block: Vec<Request<'_>> = Vec::with_capacity(COLUMN_BLOCK_ROWS);
+        let mut used = 0;
         let mut block_partition = None;
         for (number, line) in batch.lines() {
             let at = Position::Line { source: &batch.source, number };
-            let Some(request) = self.accept(line, at)? else { continue };
-            let p = request.partition();
+            if used == block.len() {
+                block.push(Request::default());
+            }
+            let Some(slot) = block.get_mut(used) else { continue };
+            if !self.accept(line, at, slot)? {
+                continue;
+            }
+            let p = slot.partition();
             if block_partition != Some(p) {
                 if let Some(q) = block_partition {
-                    self.append_rows(q, &block)?;
-                    block.clear();
+                    self.append_rows(q, block.get(..used).unwrap_or_default())?;
+                    block.swap(0, used);
+                    used = 0;
                 }
                 block_partition = Some(p);
             }
             let buffered = self.open_partition(p, at)?;
-            block.push(request);
-            if block.len() >= COLUMN_BLOCK_ROWS || buffered + block.len() >= self.row_group_rows() {
-                self.append_rows(p, &block)?;
-                block.clear();
+            used += 1;
+            if used >= COLUMN_BLOCK_ROWS || buffered + used >= self.row_group_rows() {
+                self.append_rows(p, block.get(..used).unwrap_or_default())?;
+                used = 0;
             }
             self.write_closed_sessions()?;
         }
         if let Some(p) = block_partition {
-            self.append_rows(p, &block)?;
+            self.append_rows(p, block.get(..used).unwrap_or_default())?;
         }
         Ok(())
     }
@@ -264,7 +274,10 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
     ///
     /// Encoder and sink errors (bad lines are quarantined, not errors).
     pub fn push(&mut self, line: &[u8], at: Position<'_>) -> Result<(), Error> {
-        let Some(request) = self.accept(line, at)? else { return Ok(()) };
+        let mut request = Request::default();
+        if !self.accept(line, at, &mut request)? {
+            return Ok(());
+        }
         let p = request.partition();
         self.open_partition(p, at)?;
         self.append_rows(p, std::slice::from_ref(&request))?;
@@ -275,18 +288,21 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
         self.config.row_group_rows.max(1)
     }
 
-    /// Parses a line, counts it and feeds the session aggregator; `None` when it was quarantined.
+    /// Parses a line into `slot`, counts it and feeds the session aggregator; `false` when it
+    /// was quarantined.
     fn accept<'l>(
         &mut self,
         line: &'l [u8],
         at: Position<'_>,
-    ) -> Result<Option<Request<'l>>, Error> {
+        slot: &mut Request<'l>,
+    ) -> Result<bool, Error> {
         self.stats.lines += 1;
         self.stats.bytes += line.len() as u64;
-        let request = match Request::parse(&self.fields, line) {
-            Ok(r) => r,
-            Err(reason) => return self.quarantine(line, reason, at).map(|()| None),
-        };
+        if let Err(reason) = slot.parse_into(&self.fields, line) {
+            self.quarantine(line, reason, at)?;
+            return Ok(false);
+        }
+        let request = &*slot;
         self.stats.rows += 1;
         let c = &request.cmcd;
         self.stats.cmcd_rows += u64::from(c.origin.is_some());
@@ -298,9 +314,9 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
             if request.cmcd.sid.is_some() && !self.session_ids.contains_key(&p) {
                 self.session_ids.insert(p, at.batch_id()?);
             }
-            self.aggregator.push(&request);
+            self.aggregator.push(request);
         }
-        Ok(Some(request))
+        Ok(true)
     }
 
     /// Makes `p` an open partition whose next row is the line at `at` (naming its file when

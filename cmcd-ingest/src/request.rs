@@ -8,7 +8,7 @@ use crate::partition::Partition;
 use crate::schema::{CmcdKey, Datum, Meta, Source};
 
 /// One request: a parsed log line with its CMCD.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Request<'a> {
     /// The typed CloudFront fields.
     pub record: Record<'a>,
@@ -26,6 +26,20 @@ impl<'a> Request<'a> {
     /// The quarantine [`Reason`].
     pub fn parse(fields: &FieldSet, line: &'a [u8]) -> Result<Self, Reason> {
         line::parse(fields, line).map(|record| Self::from_record(fields, record))
+    }
+
+    /// [`Request::parse`] into an existing request, reusing its storage (a request is about
+    /// 2 KB; see [`line::parse_into`]). After an error its content is unspecified.
+    ///
+    /// # Errors
+    ///
+    /// The quarantine [`Reason`].
+    pub fn parse_into(&mut self, fields: &FieldSet, line: &'a [u8]) -> Result<(), Reason> {
+        line::parse_into(fields, line, &mut self.record)?;
+        self.cmcd = extract::extract(fields, &self.record);
+        self.smd_session_id =
+            self.record.text(Field::CsUriStem).and_then(extract::smd_session_id).map(str::to_owned);
+        Ok(())
     }
 
     /// Types the CMCD of a parsed record.
