@@ -9,13 +9,72 @@ pub enum ColumnData {
     /// Text: concatenated bytes, end offsets and validity.
     Str(StrColumn),
     /// BIGINT.
-    Int(Vec<Option<i64>>),
+    Int(Values<i64>),
     /// DOUBLE.
-    Float(Vec<Option<f64>>),
+    Float(Values<f64>),
     /// BOOLEAN.
-    Bool(Vec<Option<bool>>),
+    Bool(Values<bool>),
     /// TIMESTAMP (epoch ms).
-    Millis(Vec<Option<i64>>),
+    Millis(Values<i64>),
+}
+
+/// A fixed-width column: the values (the type's default where null) and a validity flag per
+/// cell, the layout Arrow arrays have, so the encoder copies slices instead of cells.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Values<T> {
+    values: Vec<T>,
+    valid: Vec<bool>,
+}
+
+impl<T: Copy + Default> Values<T> {
+    fn with_capacity(capacity: usize) -> Self {
+        Self { values: Vec::with_capacity(capacity), valid: Vec::with_capacity(capacity) }
+    }
+
+    fn push(&mut self, v: Option<T>) {
+        self.values.push(v.unwrap_or_default());
+        self.valid.push(v.is_some());
+    }
+
+    fn clear(&mut self) {
+        self.values.clear();
+        self.valid.clear();
+    }
+
+    /// Number of cells.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether there are no cells.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Cell `i`.
+    pub fn get(&self, i: usize) -> Option<T> {
+        self.valid.get(i).copied().unwrap_or(false).then(|| self.values.get(i).copied())?
+    }
+
+    /// The values; a null cell holds the type's default.
+    pub fn values(&self) -> &[T] {
+        &self.values
+    }
+
+    /// Whether each cell holds a value.
+    pub fn validity(&self) -> &[bool] {
+        &self.valid
+    }
+
+    /// Whether some cell is null.
+    pub fn has_nulls(&self) -> bool {
+        self.valid.contains(&false)
+    }
+
+    /// The cells in order.
+    pub fn iter(&self) -> impl Iterator<Item = Option<T>> + '_ {
+        self.values.iter().zip(&self.valid).map(|(&v, &ok)| ok.then_some(v))
+    }
 }
 
 /// A text column without one allocation per cell.
@@ -79,10 +138,10 @@ impl ColumnData {
                 ends: Vec::with_capacity(capacity),
                 valid: Vec::with_capacity(capacity),
             }),
-            ColumnType::BigInt => Self::Int(Vec::with_capacity(capacity)),
-            ColumnType::Double => Self::Float(Vec::with_capacity(capacity)),
-            ColumnType::Boolean => Self::Bool(Vec::with_capacity(capacity)),
-            ColumnType::Timestamp => Self::Millis(Vec::with_capacity(capacity)),
+            ColumnType::BigInt => Self::Int(Values::with_capacity(capacity)),
+            ColumnType::Double => Self::Float(Values::with_capacity(capacity)),
+            ColumnType::Boolean => Self::Bool(Values::with_capacity(capacity)),
+            ColumnType::Timestamp => Self::Millis(Values::with_capacity(capacity)),
         }
     }
 
@@ -102,10 +161,10 @@ impl ColumnData {
     pub fn get(&self, i: usize) -> Datum<'_> {
         match self {
             Self::Str(c) => Datum::str(c.get(i)),
-            Self::Int(c) => c.get(i).copied().flatten().map_or(Datum::Null, Datum::Int),
-            Self::Float(c) => c.get(i).copied().flatten().map_or(Datum::Null, Datum::Float),
-            Self::Bool(c) => c.get(i).copied().flatten().map_or(Datum::Null, Datum::Bool),
-            Self::Millis(c) => c.get(i).copied().flatten().map_or(Datum::Null, Datum::Millis),
+            Self::Int(c) => c.get(i).map_or(Datum::Null, Datum::Int),
+            Self::Float(c) => c.get(i).map_or(Datum::Null, Datum::Float),
+            Self::Bool(c) => c.get(i).map_or(Datum::Null, Datum::Bool),
+            Self::Millis(c) => c.get(i).map_or(Datum::Null, Datum::Millis),
         }
     }
 }

@@ -16,6 +16,7 @@ use polars::prelude::{
     NewChunkedArray, ParquetCompression, ParquetWriter, Schema, StringChunkedBuilder, TimeUnit,
     TimeZone,
 };
+use polars_arrow::bitmap::Bitmap;
 
 use crate::batch::{Batch, ColumnData};
 use crate::error::Error;
@@ -59,22 +60,37 @@ pub fn to_frame(batch: &Batch) -> Result<DataFrame, Error> {
                     }
                     builder.finish().into_column()
                 }
-                ColumnData::Int(v) => {
-                    Int64Chunked::from_iter_options(name, v.iter().copied()).into_column()
-                }
-                ColumnData::Float(v) => {
-                    Float64Chunked::from_iter_options(name, v.iter().copied()).into_column()
-                }
+                ColumnData::Int(v) => Int64Chunked::from_vec_validity(
+                    name,
+                    v.values().to_vec(),
+                    validity(v.validity(), v.has_nulls()),
+                )
+                .into_column(),
+                ColumnData::Float(v) => Float64Chunked::from_vec_validity(
+                    name,
+                    v.values().to_vec(),
+                    validity(v.validity(), v.has_nulls()),
+                )
+                .into_column(),
                 ColumnData::Bool(v) => {
-                    BooleanChunked::from_iter_options(name, v.iter().copied()).into_column()
+                    BooleanChunked::from_iter_options(name, v.iter()).into_column()
                 }
-                ColumnData::Millis(v) => Int64Chunked::from_iter_options(name, v.iter().copied())
-                    .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
-                    .into_column(),
+                ColumnData::Millis(v) => Int64Chunked::from_vec_validity(
+                    name,
+                    v.values().to_vec(),
+                    validity(v.validity(), v.has_nulls()),
+                )
+                .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
+                .into_column(),
             }
         })
         .collect();
     DataFrame::new(batch.len(), columns).map_err(|e| encode_error(table, &e))
+}
+
+/// An Arrow validity bitmap, or none when every cell holds a value.
+fn validity(valid: &[bool], has_nulls: bool) -> Option<Bitmap> {
+    has_nulls.then(|| valid.iter().copied().collect())
 }
 
 fn encode_error(table: &Table, e: &dyn std::fmt::Display) -> Error {
