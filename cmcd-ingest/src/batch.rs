@@ -78,30 +78,74 @@ impl<T: Copy + Default> Values<T> {
 }
 
 /// A text column without one allocation per cell.
-#[derive(Debug, Clone, PartialEq, Default)]
+///
+/// With the `parquet` feature the cells live in polars' own string-view builder, so the
+/// Parquet encoder hands them over instead of copying every cell a second time; without it,
+/// in one string with end offsets.
+#[derive(Debug, Clone, Default)]
 pub struct StrColumn {
+    #[cfg(feature = "parquet")]
+    cells: polars_arrow::array::MutablePlString,
+    #[cfg(not(feature = "parquet"))]
     data: String,
+    #[cfg(not(feature = "parquet"))]
     ends: Vec<usize>,
     valid: Vec<bool>,
 }
 
+impl PartialEq for StrColumn {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
 impl StrColumn {
-    fn push(&mut self, v: Option<&str>) {
-        if let Some(s) = v {
-            self.data.push_str(s);
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            #[cfg(feature = "parquet")]
+            cells: polars_arrow::array::MutablePlString::with_capacity(capacity),
+            #[cfg(not(feature = "parquet"))]
+            data: String::new(),
+            #[cfg(not(feature = "parquet"))]
+            ends: Vec::with_capacity(capacity),
+            valid: Vec::with_capacity(capacity),
         }
-        self.ends.push(self.data.len());
+    }
+
+    fn push(&mut self, v: Option<&str>) {
+        #[cfg(feature = "parquet")]
+        self.cells.push(v);
+        #[cfg(not(feature = "parquet"))]
+        {
+            if let Some(s) = v {
+                self.data.push_str(s);
+            }
+            self.ends.push(self.data.len());
+        }
         self.valid.push(v.is_some());
+    }
+
+    fn clear(&mut self) {
+        #[cfg(feature = "parquet")]
+        if !self.valid.is_empty() {
+            self.cells = polars_arrow::array::MutablePlString::with_capacity(self.valid.len());
+        }
+        #[cfg(not(feature = "parquet"))]
+        {
+            self.data.clear();
+            self.ends.clear();
+        }
+        self.valid.clear();
     }
 
     /// Number of cells.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.valid.len()
     }
 
     /// Whether there are no cells.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.valid.is_empty()
     }
 
     /// Cell `i`.
@@ -109,35 +153,49 @@ impl StrColumn {
         if !self.valid.get(i).copied().unwrap_or(false) {
             return None;
         }
-        let start = if i == 0 { 0 } else { self.ends.get(i - 1).copied().unwrap_or(0) };
-        let end = self.ends.get(i).copied().unwrap_or(start);
-        self.data.get(start..end)
+        #[cfg(feature = "parquet")]
+        {
+            // `valid` and the builder have one entry per cell, so `i` is in bounds.
+            Some(self.cells.value(i))
+        }
+        #[cfg(not(feature = "parquet"))]
+        {
+            let start = if i == 0 { 0 } else { self.ends.get(i - 1).copied().unwrap_or(0) };
+            let end = self.ends.get(i).copied().unwrap_or(start);
+            self.data.get(start..end)
+        }
     }
 
     /// The cells in order.
     pub fn iter(&self) -> impl Iterator<Item = Option<&str>> + '_ {
-        let mut start = 0;
-        self.ends.iter().zip(&self.valid).map(move |(&end, &valid)| {
-            let cell = self.data.get(start..end);
-            start = end;
-            if valid { cell } else { None }
-        })
+        (0..self.len()).map(|i| self.get(i))
     }
 
     /// Bytes of text held.
     pub fn text_bytes(&self) -> usize {
-        self.data.len()
+        #[cfg(feature = "parquet")]
+        {
+            self.cells.total_bytes_len()
+        }
+        #[cfg(not(feature = "parquet"))]
+        {
+            self.data.len()
+        }
+    }
+
+    /// Moves the cells out as an Arrow string-view array, leaving the column empty.
+    #[cfg(feature = "parquet")]
+    pub(crate) fn take_arrow(&mut self) -> polars_arrow::array::Utf8ViewArray {
+        let next = polars_arrow::array::MutablePlString::with_capacity(self.len());
+        self.valid.clear();
+        std::mem::replace(&mut self.cells, next).into()
     }
 }
 
 impl ColumnData {
     fn new(ty: ColumnType, capacity: usize) -> Self {
         match ty {
-            ColumnType::String => Self::Str(StrColumn {
-                data: String::new(),
-                ends: Vec::with_capacity(capacity),
-                valid: Vec::with_capacity(capacity),
-            }),
+            ColumnType::String => Self::Str(StrColumn::with_capacity(capacity)),
             ColumnType::BigInt => Self::Int(Values::with_capacity(capacity)),
             ColumnType::Double => Self::Float(Values::with_capacity(capacity)),
             ColumnType::Boolean => Self::Bool(Values::with_capacity(capacity)),
@@ -214,6 +272,12 @@ impl Batch {
         &self.columns
     }
 
+    /// The columns, for an encoder that moves values out (it must [`Batch::clear`] after).
+    #[cfg(feature = "parquet")]
+    pub(crate) fn columns_mut(&mut self) -> &mut [ColumnData] {
+        &mut self.columns
+    }
+
     /// The column named `name`.
     pub fn column(&self, name: &str) -> Option<&ColumnData> {
         let i = self.table.columns.iter().position(|c| c.name == name)?;
@@ -224,11 +288,7 @@ impl Batch {
     pub fn clear(&mut self) {
         for c in &mut self.columns {
             match c {
-                ColumnData::Str(s) => {
-                    s.data.clear();
-                    s.ends.clear();
-                    s.valid.clear();
-                }
+                ColumnData::Str(s) => s.clear(),
                 ColumnData::Int(v) | ColumnData::Millis(v) => v.clear(),
                 ColumnData::Float(v) => v.clear(),
                 ColumnData::Bool(v) => v.clear(),

@@ -13,8 +13,7 @@ use polars::io::parquet::write::BatchedWriter;
 use polars::polars_utils::compression::ZstdLevel;
 use polars::prelude::{
     BooleanChunked, Column, DataFrame, DataType, Float64Chunked, Int64Chunked, IntoColumn,
-    NewChunkedArray, ParquetCompression, ParquetWriter, Schema, StringChunkedBuilder, TimeUnit,
-    TimeZone,
+    NewChunkedArray, ParquetCompression, ParquetWriter, Schema, StringChunked, TimeUnit, TimeZone,
 };
 use polars_arrow::bitmap::Bitmap;
 
@@ -39,27 +38,23 @@ pub fn polars_schema(table: &Table) -> Schema {
     table.columns.iter().map(|c| (c.name.as_str().into(), dtype(c.ty))).collect()
 }
 
-/// A batch as a polars `DataFrame` with the schema's types.
+/// A batch as a polars `DataFrame` with the schema's types. The text is moved out, not
+/// copied; the batch is empty afterwards (its fixed-width buffers keep their capacity).
 ///
 /// # Errors
 ///
 /// [`Error::Encode`] if polars rejects the columns (lengths differ).
-pub fn to_frame(batch: &Batch) -> Result<DataFrame, Error> {
+pub fn to_frame(batch: &mut Batch) -> Result<DataFrame, Error> {
     let table = batch.table();
+    let rows = batch.len();
     let columns: Vec<Column> = table
         .columns
         .iter()
-        .zip(batch.columns())
+        .zip(batch.columns_mut())
         .map(|(def, data)| {
             let name = def.name.as_str().into();
             match data {
-                ColumnData::Str(c) => {
-                    let mut builder = StringChunkedBuilder::new(name, c.len());
-                    for cell in c.iter() {
-                        builder.append_option(cell);
-                    }
-                    builder.finish().into_column()
-                }
+                ColumnData::Str(c) => StringChunked::with_chunk(name, c.take_arrow()).into_column(),
                 ColumnData::Int(v) => Int64Chunked::from_vec_validity(
                     name,
                     v.values().to_vec(),
@@ -85,7 +80,8 @@ pub fn to_frame(batch: &Batch) -> Result<DataFrame, Error> {
             }
         })
         .collect();
-    DataFrame::new(batch.len(), columns).map_err(|e| encode_error(table, &e))
+    batch.clear();
+    DataFrame::new(rows, columns).map_err(|e| encode_error(table, &e))
 }
 
 /// An Arrow validity bitmap, or none when every cell holds a value.
@@ -196,7 +192,7 @@ impl Encoder for ParquetEncoder {
 }
 
 impl EncodedFile for ParquetFile {
-    fn write(&mut self, batch: &Batch) -> Result<(), Error> {
+    fn write(&mut self, batch: &mut Batch) -> Result<(), Error> {
         let df = to_frame(batch)?;
         self.writer.write_batch(&df).map_err(|e| encode_error(self.table, &e))
     }
@@ -235,7 +231,7 @@ mod tests {
         let request = Request::parse(&fields, line.as_bytes()).unwrap();
         let mut batch = Batch::new(schema::requests(), 1);
         batch.push_row(|c| request.datum(c.source));
-        let df = to_frame(&batch).unwrap();
+        let df = to_frame(&mut batch.clone()).unwrap();
         for (col, def) in df.columns().iter().zip(&schema::requests().columns) {
             assert_eq!(col.name().as_str(), def.name);
             let athena = match col.dtype() {
@@ -251,7 +247,7 @@ mod tests {
             assert!(ddl.contains(&format!("`{}` {athena} COMMENT", def.name)), "{}", def.name);
         }
         let mut file = ParquetEncoder::default().create(schema::requests()).unwrap();
-        file.write(&batch).unwrap();
+        file.write(&mut batch).unwrap();
         let bytes = file.finish().unwrap();
         assert_eq!(&bytes[..4], b"PAR1");
         assert_eq!(&bytes[bytes.len() - 4..], b"PAR1");

@@ -444,7 +444,7 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
                 part.file = Some((id, self.encoder.create(schema::requests())?));
             }
             if let Some((_, file)) = part.file.as_mut() {
-                file.write(&part.rows)?;
+                file.write(&mut part.rows)?;
             }
             part.rows.clear();
         }
@@ -473,7 +473,7 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
             for row in chunk {
                 b.push_row(|col| row.datum(col.source));
             }
-            file.write(&b)?;
+            file.write(&mut b)?;
         }
         self.stats.session_rows += batch.rows.len() as u64;
         let key = self.object_key("sessions", Some(p), &id, self.encoder.extension());

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, Write as _};
+use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
 
 use crate::batch::Batch;
@@ -94,7 +94,9 @@ pub trait EncodedFile {
     /// # Errors
     ///
     /// [`Error::Encode`].
-    fn write(&mut self, batch: &Batch) -> Result<(), Error>;
+    ///
+    /// The batch is empty afterwards: an encoder may move the rows out instead of copying them.
+    fn write(&mut self, batch: &mut Batch) -> Result<(), Error>;
     /// Bytes written so far.
     fn bytes(&self) -> u64;
     /// Finishes the file and returns its bytes.
@@ -126,7 +128,7 @@ impl Encoder for TextEncoder {
 }
 
 impl EncodedFile for TextFile {
-    fn write(&mut self, batch: &Batch) -> Result<(), Error> {
+    fn write(&mut self, batch: &mut Batch) -> Result<(), Error> {
         use std::fmt::Write as _;
         for row in 0..batch.len() {
             for (i, col) in batch.columns().iter().enumerate() {
@@ -143,6 +145,7 @@ impl EncodedFile for TextFile {
             }
             self.0.push('\n');
         }
+        batch.clear();
         Ok(())
     }
     fn bytes(&self) -> u64 {
@@ -160,7 +163,9 @@ pub struct LineBatch {
     pub source: String,
     /// The position of the first line (1-based line number for files).
     pub first_line: u64,
+    /// The input as read: each line followed by its LF (the input's last line may have none).
     data: Vec<u8>,
+    /// End of each line in `data` (its LF's position); the next line starts one byte later.
     ends: Vec<usize>,
 }
 
@@ -170,7 +175,7 @@ impl LineBatch {
         let mut start = 0;
         self.ends.iter().enumerate().map(move |(i, &end)| {
             let line = self.data.get(start..end).unwrap_or_default();
-            start = end;
+            start = end + 1;
             (self.first_line + i as u64, line)
         })
     }
@@ -185,7 +190,7 @@ impl LineBatch {
         self.ends.is_empty()
     }
 
-    /// Bytes of line data.
+    /// Bytes of input held (the lines and their line ends).
     pub fn bytes(&self) -> usize {
         self.data.len()
     }
@@ -201,47 +206,133 @@ pub trait Source {
     fn next_batch(&mut self) -> Result<Option<LineBatch>, Error>;
 }
 
-/// Lines read from a buffered reader (a file or standard input), in batches of at most
-/// `batch_bytes` (one line may exceed it).
+/// Lines read from a reader (a file or standard input), in batches of about `batch_bytes`
+/// (a line longer than that makes its batch longer).
+///
+/// The input is read in large chunks and cut at line ends; the bytes after a chunk's last LF
+/// start the next batch.
 #[derive(Debug)]
 pub struct ReaderSource<R> {
     reader: R,
     source: String,
     next_line: u64,
     batch_bytes: usize,
+    /// Bytes read after the last complete line.
+    carry: Vec<u8>,
+    at_end: bool,
 }
 
-impl<R: BufRead> ReaderSource<R> {
+/// Fewest bytes one read asks for.
+const MIN_READ: usize = 64 * 1024;
+
+impl<R: Read> ReaderSource<R> {
     /// Reads `reader`, naming the input `source`.
     pub fn new(reader: R, source: impl Into<String>) -> Self {
-        Self { reader, source: source.into(), next_line: 1, batch_bytes: 1 << 20 }
+        Self {
+            reader,
+            source: source.into(),
+            next_line: 1,
+            batch_bytes: 1 << 20,
+            carry: Vec::new(),
+            at_end: false,
+        }
+    }
+
+    /// Batches of about `bytes` (default 1 MiB).
+    #[must_use]
+    pub fn with_batch_bytes(mut self, bytes: usize) -> Self {
+        self.batch_bytes = bytes.max(1);
+        self
     }
 }
 
-impl<R: BufRead> Source for ReaderSource<R> {
+impl<R: Read> Source for ReaderSource<R> {
     fn next_batch(&mut self) -> Result<Option<LineBatch>, Error> {
-        let mut batch = LineBatch {
-            source: self.source.clone(),
-            first_line: self.next_line,
-            data: Vec::with_capacity(self.batch_bytes + 4096),
-            ends: Vec::new(),
-        };
-        while batch.data.len() < self.batch_bytes {
-            let before = batch.data.len();
-            let n = self
-                .reader
-                .read_until(b'\n', &mut batch.data)
-                .map_err(|source| Error::Sink { key: self.source.clone(), source })?;
-            if n == 0 {
+        let mut data = Vec::with_capacity(self.batch_bytes.max(self.carry.len()) + 4096);
+        data.append(&mut self.carry);
+        let mut ends = Vec::new();
+        let mut scanned = 0;
+        loop {
+            let new = data.get(scanned..).unwrap_or_default();
+            ends.extend(memchr::memchr_iter(b'\n', new).map(|lf| scanned + lf));
+            scanned = data.len();
+            if self.at_end || (!ends.is_empty() && data.len() >= self.batch_bytes) {
                 break;
             }
-            if batch.data.last() == Some(&b'\n') {
-                batch.data.pop();
-            }
-            debug_assert!(batch.data.len() >= before);
-            batch.ends.push(batch.data.len());
+            let want = self.batch_bytes.saturating_sub(data.len()).max(MIN_READ);
+            let n = (&mut self.reader)
+                .take(want as u64)
+                .read_to_end(&mut data)
+                .map_err(|source| Error::Sink { key: self.source.clone(), source })?;
+            self.at_end = n == 0;
         }
+        let complete = ends.last().map_or(0, |&lf| lf + 1);
+        if self.at_end {
+            if data.len() > complete {
+                ends.push(data.len()); // the last line, without LF
+            }
+        } else {
+            self.carry.extend_from_slice(data.get(complete..).unwrap_or_default());
+            data.truncate(complete);
+        }
+        let batch =
+            LineBatch { source: self.source.clone(), first_line: self.next_line, data, ends };
         self.next_line += batch.ends.len() as u64;
         Ok((!batch.ends.is_empty()).then_some(batch))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(text: &[u8], batch_bytes: usize) -> Vec<(u64, Vec<u8>)> {
+        let mut source = ReaderSource::new(text, "t").with_batch_bytes(batch_bytes);
+        let mut out = Vec::new();
+        while let Some(batch) = source.next_batch().unwrap() {
+            assert!(!batch.is_empty());
+            out.extend(batch.lines().map(|(n, l)| (n, l.to_vec())));
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// Whatever the batch size, the lines are the input split at LF (no empty last line
+        /// after a final LF), numbered from 1.
+        #[test]
+        fn lines_are_the_input_split_at_lf(
+            text in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(b'\n'),
+                    proptest::strategy::Just(b'\r'),
+                    proptest::strategy::Just(b'a'),
+                ],
+                0..300,
+            ),
+            batch_bytes in 1usize..40,
+        ) {
+            let mut expected: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
+            if text.is_empty() || text.ends_with(b"\n") {
+                expected.pop();
+            }
+            let got = read_all(&text, batch_bytes);
+            let numbers: Vec<u64> = got.iter().map(|(n, _)| *n).collect();
+            let lines: Vec<&[u8]> = got.iter().map(|(_, l)| l.as_slice()).collect();
+            proptest::prop_assert_eq!(lines, expected.clone());
+            proptest::prop_assert_eq!(numbers, (1..=expected.len() as u64).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn batches_stay_near_their_size() {
+        let text = "x".repeat(99).repeat(1) + "\n";
+        let text = text.repeat(1000);
+        let mut source = ReaderSource::new(text.as_bytes(), "t").with_batch_bytes(10_000);
+        let mut batches = 0;
+        while let Some(batch) = source.next_batch().unwrap() {
+            assert!(batch.bytes() <= 10_000 + MIN_READ, "{}", batch.bytes());
+            batches += 1;
+        }
+        assert!(batches >= 2);
     }
 }

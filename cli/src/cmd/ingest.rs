@@ -2,7 +2,7 @@
 //! Parquet lake (`<out>/requests`, `<out>/sessions`, `<out>/quarantine`).
 
 use std::fs::File;
-use std::io::{BufReader, IsTerminal as _, Write as _};
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -118,11 +118,11 @@ fn file(args: FileArgs, json: bool) -> anyhow::Result<ExitCode> {
     for input in &args.inputs {
         let name = input.to_string_lossy();
         let source = source_name(&name);
-        let reader: Box<dyn std::io::BufRead> = if name == "-" {
+        let reader: Box<dyn std::io::Read> = if name == "-" {
             Box::new(std::io::stdin().lock())
         } else {
             let file = File::open(input).with_context(|| format!("opening {}", input.display()))?;
-            Box::new(BufReader::with_capacity(1 << 20, file))
+            Box::new(file)
         };
         let mut lines = ReaderSource::new(reader, source);
         while let Some(batch) = lines.next_batch()? {

@@ -35,8 +35,7 @@ pub(crate) fn run(log: &Path, lake: &Path, report: &Path) -> anyhow::Result<Lake
         LocalDir::new(lake),
     );
     let file = std::fs::File::open(log).with_context(|| format!("opening {}", log.display()))?;
-    let mut lines =
-        ReaderSource::new(std::io::BufReader::new(file), source_name(&log.to_string_lossy()));
+    let mut lines = ReaderSource::new(file, source_name(&log.to_string_lossy()));
     while let Some(batch) = lines.next_batch()? {
         pipeline.push_batch(&batch)?;
     }
