@@ -1,4 +1,5 @@
-//! The Parquet encoder (feature `parquet`): the only module of the pipeline that names polars.
+//! The Parquet encoder (feature `parquet`): with [`crate::batch`]'s text columns, the only part
+//! of the pipeline that names polars.
 //!
 //! A [`Batch`] becomes a polars `DataFrame` typed from the [`crate::schema`] definition and is
 //! written as one row group by polars' batched Parquet writer: ZSTD compression, statistics,
