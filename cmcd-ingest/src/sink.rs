@@ -210,7 +210,10 @@ pub trait Source {
 /// (a line longer than that makes its batch longer).
 ///
 /// The input is read in large chunks and cut at line ends; the bytes after a chunk's last LF
-/// start the next batch.
+/// start the next batch. Memory stays bounded whatever the input: of a line longer than
+/// [`crate::line::MAX_LINE_LEN`] only the first `MAX_LINE_LEN + 1` bytes are kept (it is
+/// quarantined as too long with them) and the rest is skipped; skipped bytes are not counted
+/// in the run's byte total.
 #[derive(Debug)]
 pub struct ReaderSource<R> {
     reader: R,
@@ -220,6 +223,8 @@ pub struct ReaderSource<R> {
     /// Bytes read after the last complete line.
     carry: Vec<u8>,
     at_end: bool,
+    /// Skipping the rest of a line longer than [`MAX_HELD_LINE`].
+    skipping: bool,
 }
 
 /// Fewest bytes one read asks for.
@@ -235,6 +240,7 @@ impl<R: Read> ReaderSource<R> {
             batch_bytes: 1 << 20,
             carry: Vec::new(),
             at_end: false,
+            skipping: false,
         }
     }
 
@@ -246,16 +252,46 @@ impl<R: Read> ReaderSource<R> {
     }
 }
 
+/// Bytes of a line kept at most: one more than the longest accepted line, so a longer line
+/// still reads as too long (and is quarantined with these first bytes) while the rest of it is
+/// skipped instead of held in memory.
+const MAX_HELD_LINE: usize = crate::line::MAX_LINE_LEN + 1;
+
 impl<R: Read> Source for ReaderSource<R> {
     fn next_batch(&mut self) -> Result<Option<LineBatch>, Error> {
         let mut data = Vec::with_capacity(self.batch_bytes.max(self.carry.len()) + 4096);
         data.append(&mut self.carry);
         let mut ends = Vec::new();
         let mut scanned = 0;
+        let mut cut = false;
         loop {
-            let new = data.get(scanned..).unwrap_or_default();
-            ends.extend(memchr::memchr_iter(b'\n', new).map(|lf| scanned + lf));
+            if self.skipping {
+                // The rest of an over-long line, up to and including its LF.
+                let lf = memchr::memchr(b'\n', data.get(scanned..).unwrap_or_default());
+                let skipped_to = lf.map_or(data.len(), |lf| scanned + lf + 1);
+                data.drain(scanned..skipped_to);
+                self.skipping = lf.is_none();
+            }
+            while let Some(offset) = memchr::memchr(b'\n', data.get(scanned..).unwrap_or_default())
+            {
+                let start = ends.last().map_or(0, |&lf| lf + 1);
+                let mut lf = scanned + offset;
+                if lf - start > MAX_HELD_LINE {
+                    data.drain(start + MAX_HELD_LINE..lf);
+                    lf = start + MAX_HELD_LINE;
+                }
+                ends.push(lf);
+                scanned = lf + 1;
+            }
             scanned = data.len();
+            let complete = ends.last().map_or(0, |&lf| lf + 1);
+            if data.len() - complete > MAX_HELD_LINE {
+                data.truncate(complete + MAX_HELD_LINE);
+                ends.push(data.len()); // the batch's last line: nothing follows it
+                self.skipping = true;
+                cut = true;
+                break;
+            }
             if self.at_end || (!ends.is_empty() && data.len() >= self.batch_bytes) {
                 break;
             }
@@ -267,11 +303,9 @@ impl<R: Read> Source for ReaderSource<R> {
             self.at_end = n == 0;
         }
         let complete = ends.last().map_or(0, |&lf| lf + 1);
-        if self.at_end {
-            if data.len() > complete {
-                ends.push(data.len()); // the last line, without LF
-            }
-        } else {
+        if self.at_end && !cut && data.len() > complete {
+            ends.push(data.len()); // the last line, without LF
+        } else if !self.at_end && !cut {
             self.carry.extend_from_slice(data.get(complete..).unwrap_or_default());
             data.truncate(complete);
         }
@@ -321,6 +355,33 @@ mod tests {
             proptest::prop_assert_eq!(lines, expected.clone());
             proptest::prop_assert_eq!(numbers, (1..=expected.len() as u64).collect::<Vec<_>>());
         }
+    }
+
+    /// Over-long lines (with and without a final LF) are cut to one byte more than a line may
+    /// have, the rest skipped, and line numbers stay right.
+    #[test]
+    fn over_long_lines_are_cut_and_skipped() {
+        let max = crate::line::MAX_LINE_LEN;
+        let mut text = b"ok\n".to_vec();
+        text.extend(std::iter::repeat_n(b'x', 3 * max));
+        text.extend_from_slice(b"\nok2\n");
+        text.extend(std::iter::repeat_n(b'y', max + 5));
+        for batch_bytes in [7, 1000, 1 << 20] {
+            let lines = read_all(&text, batch_bytes);
+            let lens: Vec<(u64, usize)> = lines.iter().map(|(n, l)| (*n, l.len())).collect();
+            assert_eq!(lens, [(1, 2), (2, max + 1), (3, 3), (4, max + 1)], "{batch_bytes}");
+            assert!(lines[1].1.iter().all(|&b| b == b'x'));
+            assert_eq!(lines[2].1, b"ok2");
+            assert!(lines[3].1.iter().all(|&b| b == b'y'));
+        }
+        // A line of exactly the longest accepted length is kept whole.
+        let mut text = vec![b'z'; max];
+        text.push(b'\n');
+        text.extend_from_slice(b"next");
+        let lines = read_all(&text, 100);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].1.len(), max);
+        assert_eq!(lines[1].1, b"next");
     }
 
     #[test]
