@@ -91,7 +91,8 @@ impl Position<'_> {
 pub struct Stats {
     /// Lines read.
     pub lines: u64,
-    /// Bytes read (without line ends).
+    /// Bytes of the lines read, without line ends (of a line longer than
+    /// [`crate::line::MAX_LINE_LEN`], the bytes kept of it: see [`crate::sink::ReaderSource`]).
     pub bytes: u64,
     /// Rows written to `requests`.
     pub rows: u64,
