@@ -131,6 +131,16 @@ struct OpenPartition<F> {
     last_use: u64,
 }
 
+/// One input of [`Pipeline::push_inputs`].
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'l> {
+    /// A log line, without its line end.
+    Line(&'l [u8]),
+    /// Something a transport delivered that is not a line at all, quarantined whole for the
+    /// reason given (see [`Pipeline::reject`]).
+    Reject(&'l [u8], Reason),
+}
+
 /// The pipeline (see the module docs).
 pub struct Pipeline<E: Encoder, S: Sink> {
     fields: FieldSet,
@@ -232,13 +242,39 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
     ///
     /// Encoder and sink errors (bad lines are quarantined, not errors).
     pub fn push_batch(&mut self, batch: &LineBatch) -> Result<(), Error> {
+        let source = batch.source.as_str();
+        self.push_inputs(
+            batch
+                .lines()
+                .map(|(number, line)| (Input::Line(line), Position::Line { source, number })),
+        )
+    }
+
+    /// Pushes inputs, each with its position, in order: the same result as [`Pipeline::push`]
+    /// and [`Pipeline::reject`] one by one, with the block appending of
+    /// [`Pipeline::push_batch`].
+    ///
+    /// # Errors
+    ///
+    /// Encoder and sink errors (bad lines are quarantined, not errors).
+    pub fn push_inputs<'l, 'p>(
+        &mut self,
+        inputs: impl IntoIterator<Item = (Input<'l>, Position<'p>)>,
+    ) -> Result<(), Error> {
         // Lines are parsed in place into the block's slots, which are reused line after line:
         // `block[..used]` holds the accepted requests not yet appended, all of one partition.
-        let mut block: Vec<Request<'_>> = Vec::with_capacity(COLUMN_BLOCK_ROWS);
+        let mut block: Vec<Request<'l>> = Vec::with_capacity(COLUMN_BLOCK_ROWS);
         let mut used = 0;
         let mut block_partition = None;
-        for (number, line) in batch.lines() {
-            let at = Position::Line { source: &batch.source, number };
+        for (input, at) in inputs {
+            let line = match input {
+                Input::Line(line) => line,
+                Input::Reject(raw, reason) => {
+                    // Quarantine only: the rows waiting in the block are not affected.
+                    self.reject(raw, reason, at)?;
+                    continue;
+                }
+            };
             if used == block.len() {
                 block.push(Request::default());
             }

@@ -31,7 +31,7 @@
 use crate::error::{Error, Reason};
 use crate::field::FieldSet;
 use crate::partition::BatchId;
-use crate::pipeline::{Config, Pipeline, Position, Stats};
+use crate::pipeline::{Config, Input, Pipeline, Position, Stats};
 use crate::sink::{Encoder, MemorySink};
 
 /// One stream record: its sequence number and its payload (one or more log lines).
@@ -152,25 +152,35 @@ pub fn encode_range_items<'a, E: Encoder>(
     let mut pipeline =
         Pipeline::new(fields.clone(), config.clone(), encoder, MemorySink::default())
             .single_batch(id);
+    // Names are checked before any line is pushed; the lines of all records then go through
+    // the pipeline's block path together (a record usually holds one line).
+    let mut items_in_order = Vec::new();
     let mut last = first;
-    let mut count = 0u64;
     for item in records {
         let sequence = item.sequence();
         if sequence != last {
             BatchId::new(shard, sequence)?;
         }
         last = sequence;
-        count += 1;
-        let at = Position::Record { shard, sequence };
-        match item {
-            RangeItem::Record(record) => {
-                for line in lines(record.data) {
-                    pipeline.push(line, at)?;
-                }
-            }
-            RangeItem::Undecodable { raw, .. } => pipeline.reject(raw, Reason::BadPayload, at)?,
-        }
+        items_in_order.push(item);
     }
+    let count = items_in_order.len() as u64;
+    let inputs = items_in_order.iter().flat_map(|item| {
+        let at = Position::Record { shard, sequence: item.sequence() };
+        let (record_lines, rejected) = match *item {
+            RangeItem::Record(record) => (Some(lines(record.data)), None),
+            RangeItem::Undecodable { raw, .. } => {
+                (None, Some(Input::Reject(raw, Reason::BadPayload)))
+            }
+        };
+        record_lines
+            .into_iter()
+            .flatten()
+            .map(Input::Line)
+            .chain(rejected)
+            .map(move |input| (input, at))
+    });
+    pipeline.push_inputs(inputs)?;
     let last_sequence = last.to_owned();
     let (stats, sink) = pipeline.finish()?;
     // Single-batch names are unique, so the sink holds every object once.

@@ -201,3 +201,74 @@ fn bad_ranges_are_errors_with_codes() {
     let err = encode_range(&fields, &config, TextEncoder, SHARD, two).unwrap_err();
     assert_eq!(err.code(), "bad_name");
 }
+
+/// A range gives the objects and counters of its lines pushed into a single-batch pipeline one
+/// at a time (undecodable records rejected in their place), whatever the row-group, file and
+/// open-partition limits: the block path changes how rows are appended, not what is written.
+#[test]
+fn a_range_equals_its_lines_pushed_one_by_one() {
+    use cmcd_ingest::error::Reason;
+    use cmcd_ingest::partition::BatchId;
+    use cmcd_ingest::pipeline::{Pipeline, Position};
+    use cmcd_ingest::range::{RangeItem, encode_range_items};
+    use cmcd_ingest::sink::MemorySink;
+
+    let mut recs = records(3);
+    recs[5].1 = b"1714647600.123\ttoo-few-cells\n".to_vec();
+    recs[6].1 = Vec::new();
+    let undecodable = [11, 12, 400];
+    let items: Vec<RangeItem<'_>> = recs
+        .iter()
+        .enumerate()
+        .map(|(i, (s, d))| {
+            if undecodable.contains(&i) {
+                RangeItem::Undecodable { sequence: s, raw: b"not base64 !" }
+            } else {
+                RangeItem::Record(RangeRecord { sequence: s, data: d })
+            }
+        })
+        .collect();
+    for (rows, open, file_bytes) in
+        [(29, 1, 1), (300, 2, 1), (257, 1, 60_000), (32_768, 8, 1 << 27)]
+    {
+        let config = Config {
+            row_group_rows: rows,
+            max_open_partitions: open,
+            file_bytes,
+            ..Config::default()
+        };
+        let out = encode_range_items(&FieldSet::all(), &config, TextEncoder, SHARD, items.clone())
+            .unwrap();
+
+        let id = BatchId::new(SHARD, &recs[0].0).unwrap();
+        let mut p = Pipeline::new(FieldSet::all(), config, TextEncoder, MemorySink::default())
+            .single_batch(id);
+        for item in &items {
+            let at = Position::Record { shard: SHARD, sequence: item.sequence() };
+            match *item {
+                RangeItem::Record(r) => {
+                    let data = r.data.strip_suffix(b"\n").unwrap_or(r.data);
+                    for line in data.split(|&b| b == b'\n') {
+                        p.push(line, at).unwrap();
+                    }
+                }
+                RangeItem::Undecodable { raw, .. } => {
+                    p.reject(raw, Reason::BadPayload, at).unwrap()
+                }
+            }
+        }
+        let (stats, sink) = p.finish().unwrap();
+        let label = format!("rows {rows}, open {open}, file bytes {file_bytes}");
+        assert_eq!(out.stats, stats, "{label}");
+        let expected: Vec<(String, Vec<u8>)> = sink.objects.into_iter().collect();
+        assert_eq!(
+            out.keys().collect::<Vec<_>>(),
+            expected.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+            "{label}"
+        );
+        assert_eq!(out.objects, expected, "{label}");
+        assert_eq!(out.stats.quarantined.get("bad_payload"), Some(&3), "{label}");
+        assert!(out.stats.quarantined_total() >= 5 && out.stats.rows > 1500, "{label}");
+        assert!(out.objects.len() > 3, "{label}");
+    }
+}
