@@ -57,10 +57,28 @@ pub(crate) enum Command {
     #[command(subcommand)]
     Athena(cmd::athena::AthenaCommand),
     /// Run SQL (or a canned QoE query) over a local lake with polars SQL.
+    ///
+    /// The tables are `requests` and `sessions` with the lake's columns (`smd-cli athena ddl`
+    /// documents each one) and the partition columns `dt` and `hour`. The presets are the same
+    /// queries as the Athena `.sql` files, so a local answer matches Athena's.
+    ///
+    /// Examples:
+    ///   smd-cli query --lake lake --preset rebuffering_ratio
+    ///   smd-cli query --lake lake "SELECT c_country, count(*) AS n FROM requests GROUP BY c_country"
+    ///   smd-cli --json query --lake lake "SELECT cmcd_sid FROM sessions WHERE rebuffer_count > 0"
     #[cfg(feature = "ingest")]
+    #[command(verbatim_doc_comment)]
     Query(cmd::query::QueryArgs),
     /// Write a self-contained HTML QoE report of a local lake.
+    ///
+    /// One HTML file with inline charts and no external resources: sessions and rebuffering
+    /// over time, the bitrate histogram, the startup-time distribution and the top edge
+    /// locations.
+    ///
+    /// Example:
+    ///   smd-cli report --lake lake --out report.html
     #[cfg(feature = "ingest")]
+    #[command(verbatim_doc_comment)]
     Report(cmd::report::ReportArgs),
 }
 

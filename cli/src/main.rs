@@ -3,6 +3,23 @@
 // Doc comments on the argument types are `--help` text, written for a terminal, not for rustdoc.
 #![allow(rustdoc::invalid_html_tags, rustdoc::bare_urls, rustdoc::broken_intra_doc_links)]
 
+/// `println!` that returns the write error instead of panicking: with the output piped into
+/// `head`, a closed pipe ends the command quietly (see `main`) instead of in a panic.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `print!` that returns the write error (see [`outln`]).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 mod args;
 mod cmd;
 mod deploy;

@@ -146,9 +146,9 @@ pub(crate) fn rfc3339(secs: i64) -> String {
 
 /// Prints a JSON value on one line.
 pub(crate) fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, value)?;
-    writeln!(out)?;
+    // Serialized first, so a write error stays an `io::Error` (a closed pipe is not an error).
+    let text = serde_json::to_string(value)?;
+    writeln!(std::io::stdout().lock(), "{text}")?;
     Ok(())
 }
 

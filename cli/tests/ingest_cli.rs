@@ -228,3 +228,40 @@ fn athena_ddl() {
     assert!(text.contains("'projection.hour.digits' = '2'"));
     assert!(text.contains("-- Query startup"));
 }
+
+/// Output into a pipe whose reader has gone (`smd-cli query … | head -1`) ends the command
+/// quietly with status 0: no panic (status 101) and no error message.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let dir = tmp("closed-pipe");
+    let log = dir.join("t.log");
+    let lake = dir.join("lake");
+    let out = cli(&["logs", "generate", "--sessions", "5", "--minutes", "3", "--out", s(&log)]);
+    assert!(out.status.success());
+    let out = cli(&["ingest", "file", "--input", s(&log), "--fields", "all", "--out", s(&lake)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let sql = "SELECT * FROM requests";
+    let commands: [&[&str]; 5] = [
+        &["athena", "ddl", "--location", "s3://b/p"],
+        &["--json", "athena", "ddl", "--location", "s3://b/p"],
+        &["query", "--lake", s(&lake), sql],
+        &["--json", "query", "--lake", s(&lake), sql],
+        &["logs", "generate", "--sessions", "5", "--minutes", "3", "--out", "-"],
+    ];
+    for args in commands {
+        // The read end is closed before the command starts: its first write fails with EPIPE.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_smd-cli"))
+            .args(args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

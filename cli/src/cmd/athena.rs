@@ -15,6 +15,16 @@ use crate::support::print_json;
 pub(crate) enum AthenaCommand {
     /// Print the Athena DDL for the requests and sessions tables (partition projection on dt
     /// and hour), followed by the canned QoE queries.
+    ///
+    /// The DDL comes from the same column definitions the Parquet writer uses, with a comment
+    /// on every column saying what it holds and, for the session metrics, how it is computed.
+    /// Partition projection means no `MSCK REPAIR TABLE` and no crawler: new `dt`/`hour`
+    /// partitions are visible as soon as their objects are.
+    ///
+    /// Examples:
+    ///   smd-cli athena ddl --location s3://lake-bucket/cdn > lake.sql
+    ///   smd-cli athena ddl --location s3://lake-bucket/cdn --database qoe --since 2026-01-01 --no-queries
+    #[command(verbatim_doc_comment)]
     Ddl(DdlArgs),
 }
 
@@ -51,11 +61,11 @@ pub(crate) fn run(cmd: AthenaCommand, json: bool) -> anyhow::Result<ExitCode> {
         print_json(&json!({"ddl": ddl, "queries": queries}))?;
         return Ok(ExitCode::SUCCESS);
     }
-    print!("{ddl}");
+    out!("{ddl}")?;
     if !args.no_queries {
         for p in PRESETS {
-            println!("-- Query {}\n{}", p.name, p.sql.trim_end());
-            println!(";\n");
+            outln!("-- Query {}\n{}", p.name, p.sql.trim_end())?;
+            outln!(";\n")?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -222,7 +222,7 @@ fn render(args: &RenderArgs, json: bool) -> anyhow::Result<ExitCode> {
     let text = crate::deploy::to_pretty(&template);
     let resources = template["Resources"].as_object().map_or(0, serde_json::Map::len);
     if args.out == Path::new("-") {
-        print!("{text}");
+        out!("{text}")?;
         return Ok(ExitCode::SUCCESS);
     }
     write_atomic(&args.out, text.as_bytes(), false)?;
@@ -253,7 +253,7 @@ fn attach_cmd(args: AttachArgs, json: bool) -> anyhow::Result<ExitCode> {
                 &json!({"distribution": id, "etag": etag, "changes": attach::changes_json(&changes), "applied": false}),
             )?;
         } else {
-            print!("{}", attach::render_diff(id, &changes));
+            out!("{}", attach::render_diff(id, &changes))?;
             if let (Some(out), Some(etag)) = (&args.out, etag) {
                 eprintln!(
                     "\nwrote {}; apply with: aws cloudfront update-distribution --id ID --distribution-config file://{} --if-match {etag}",
@@ -424,12 +424,12 @@ mod remote {
                 if json {
                     print_json(&json!({"stack": args.aws.stack, "action": if set.unchanged { "none" } else { set.kind }, "changes": stack::changes_json(&set), "executed": false}))?;
                 } else {
-                    stack::print_changes(&set);
+                    stack::print_changes(&set)?;
                 }
                 return Ok(ExitCode::SUCCESS);
             }
             if !json {
-                stack::print_changes(&set);
+                stack::print_changes(&set)?;
             }
             let outcome = stack::execute(&target, &args.aws.stack, &set, wait).await?;
             stack::print_failures(&outcome.failures);
@@ -441,9 +441,9 @@ mod remote {
                 v["executed"] = json!(true);
                 print_json(&v)?;
             } else {
-                println!("stack {}: {}", args.aws.stack, outcome.status);
+                outln!("stack {}: {}", args.aws.stack, outcome.status)?;
                 for (k, v) in &outcome.outputs {
-                    println!("  {k:<24} {v}");
+                    outln!("  {k:<24} {v}")?;
                 }
             }
             Ok(if outcome.ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
@@ -461,7 +461,7 @@ mod remote {
                         &json!({"stack": args.aws.stack, "status": "DOES_NOT_EXIST", "ok": true}),
                     )?;
                 } else {
-                    println!("stack {} does not exist; nothing to delete", args.aws.stack);
+                    outln!("stack {} does not exist; nothing to delete", args.aws.stack)?;
                 }
                 return Ok(ExitCode::SUCCESS);
             };
@@ -471,7 +471,7 @@ mod remote {
                 v["stack"] = json!(args.aws.stack);
                 print_json(&v)?;
             } else {
-                println!("stack {}: {}", args.aws.stack, outcome.status);
+                outln!("stack {}: {}", args.aws.stack, outcome.status)?;
             }
             Ok(if outcome.ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
         })
@@ -507,17 +507,17 @@ mod remote {
             let mut current = cloudfront::read(&target, &id).await?;
             let changes = attach::plan(&cloudfront::behaviours(&current.config), &goal)?;
             if !json {
-                print!("{}", attach::render_diff(&id, &changes));
+                out!("{}", attach::render_diff(&id, &changes))?;
             }
             let mut etag = None;
             if args.apply && !changes.is_empty() {
                 cloudfront::apply(&mut current.config, &changes)?;
                 etag = Some(cloudfront::update(&target, &id, current).await?);
                 if !json {
-                    println!("\napplied; CloudFront is deploying the change (aws cloudfront wait distribution-deployed --id {id})");
+                    outln!("\napplied; CloudFront is deploying the change (aws cloudfront wait distribution-deployed --id {id})")?;
                 }
             } else if !args.apply && !changes.is_empty() && !json {
-                println!("\n(diff only: pass --apply to perform it)");
+                outln!("\n(diff only: pass --apply to perform it)")?;
             }
             if json {
                 print_json(&json!({"distribution": id, "changes": attach::changes_json(&changes), "applied": etag.is_some(), "etag": etag}))?;

@@ -197,7 +197,7 @@ fn package(args: &PackageArgs, json: bool) -> anyhow::Result<ExitCode> {
             "revoked_sessions": config["revoked"]["revoked"].as_array().map_or(0, Vec::len),
         }))?;
     } else {
-        println!("{}", args.out.display());
+        outln!("{}", args.out.display())?;
         eprintln!(
             "edge package: {zip_len} bytes zipped ({:.1}% of the 1 MB Lambda@Edge limit), wasm {wasm_len} bytes, profile {}, keys {}",
             zip_len as f64 * 100.0 / VIEWER_ZIP_LIMIT as f64,
@@ -320,18 +320,19 @@ fn load(args: &LoadArgs, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         print_json(&serde_json::to_value(&report)?)?;
     } else {
-        println!(
+        outln!(
             "requests            {} ({:.0}/s)",
-            report.edge_requests, report.requests_per_second
-        );
-        println!(
+            report.edge_requests,
+            report.requests_per_second
+        )?;
+        outln!(
             "validation latency  p50 {} µs, p99 {} µs",
             report.validation_p50_us.unwrap_or(0),
             report.validation_p99_us.unwrap_or(0)
-        );
-        println!("rebuffers           {}", report.sim.rebuffers);
-        println!("rejections          {:?}", report.rejections_by_code);
-        println!("unexpected          {}", report.sim.unexpected_rejections);
+        )?;
+        outln!("rebuffers           {}", report.sim.rebuffers)?;
+        outln!("rejections          {:?}", report.rejections_by_code)?;
+        outln!("unexpected          {}", report.sim.unexpected_rejections)?;
     }
     Ok(if report.sim.unexpected_rejections == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -22,6 +22,28 @@ use crate::support::print_json;
 #[derive(Debug, Subcommand)]
 pub(crate) enum IngestCommand {
     /// Ingest real-time log files (one line per record) into a local Parquet lake.
+    ///
+    /// Writes `<out>/requests/dt=YYYY-MM-DD/hour=HH/*.parquet` (one row per line),
+    /// `<out>/sessions/…` (one row per CMCD session and hour) and `<out>/quarantine/…` (each bad
+    /// line with its reason code). Bad lines never stop the run; the summary counts them by
+    /// reason. Object names follow from the input name and line numbers, so ingesting the same
+    /// file again replaces the same objects.
+    ///
+    /// The field list is the one of the real-time log configuration, in any order (CloudFront
+    /// writes fields in its own canonical order): --fields with the names, or --log-config with
+    /// the configuration JSON.
+    ///
+    /// Examples:
+    ///   smd-cli ingest file --input edge.log --fields all --out lake
+    ///   aws cloudfront get-realtime-log-config --name cdn-logs > cfg.json
+    ///   zcat logs/*.gz | smd-cli ingest file --input - --log-config cfg.json --out lake
+    ///   smd-cli --json ingest file --input a.log b.log \
+    ///       --fields timestamp,c-ip,sc-status,cs-uri-stem,cs-uri-query,cs-headers --out lake
+    ///
+    /// A progress line (lines, MiB, lines/s, quarantined) goes to standard error on a terminal.
+    /// Exit status: 0 when the lake was written (also with quarantined lines), 2 on a usage or
+    /// I/O error.
+    #[command(verbatim_doc_comment)]
     File(FileArgs),
     /// Consume a Kinesis data stream into the Parquet lake (S3 or a directory), exactly once.
     ///
@@ -42,17 +64,19 @@ pub(crate) enum IngestCommand {
     /// are read only after the shard was read to its end.
     ///
     /// Examples:
-    ///
-    ///   smd-cli ingest kinesis --stream cdn-logs --out s3://lake-bucket/cdn --checkpoints dynamodb://cdn-leases
-    ///
-    ///   smd-cli ingest kinesis --stream cdn-logs --out ./lake --checkpoints file://cp.json --exit-when-idle 10
-    ///
-    ///   smd-cli ingest kinesis --stream s --endpoint http://127.0.0.1:4567 --out s3://b/lake --s3-endpoint http://127.0.0.1:5000 --checkpoints dynamodb://t --dynamodb-endpoint http://127.0.0.1:4570
+    ///   smd-cli ingest kinesis --stream cdn-logs --out s3://lake-bucket/cdn \
+    ///       --checkpoints dynamodb://cdn-leases
+    ///   smd-cli ingest kinesis --stream cdn-logs --out ./lake --checkpoints file://cp.json \
+    ///       --exit-when-idle 10
+    ///   smd-cli ingest kinesis --stream s --endpoint http://127.0.0.1:4567 \
+    ///       --out s3://b/lake --s3-endpoint http://127.0.0.1:5000 \
+    ///       --checkpoints dynamodb://t --dynamodb-endpoint http://127.0.0.1:4570
     ///
     /// Progress goes to standard error every --progress-interval seconds (records/s, bytes/s,
     /// MillisBehindLatest per shard, leases held); with --json the periodic and final counters are
     /// JSON lines on standard output. Exit status: 0 after a graceful stop, 2 on a fatal error.
     #[cfg(feature = "kinesis")]
+    #[command(verbatim_doc_comment)]
     Kinesis(Box<crate::cmd::ingest_kinesis::KinesisArgs>),
 }
 

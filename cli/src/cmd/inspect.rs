@@ -27,7 +27,7 @@ pub(crate) fn run(args: InspectArgs, json: bool) -> anyhow::Result<ExitCode> {
                     &json!({"verified": false, "error": "malformed", "detail": err.to_string()}),
                 )?;
             } else {
-                println!("malformed");
+                outln!("malformed")?;
                 eprintln!("{err}");
             }
             return Ok(ExitCode::from(1));
@@ -43,17 +43,17 @@ pub(crate) fn run(args: InspectArgs, json: bool) -> anyhow::Result<ExitCode> {
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("UNVERIFIED: decoded without checking the signature; do not trust these values");
-    println!("session id:    {}", decoded.session_id.as_deref().unwrap_or("(none)"));
+    outln!("UNVERIFIED: decoded without checking the signature; do not trust these values")?;
+    outln!("session id:    {}", decoded.session_id.as_deref().unwrap_or("(none)"))?;
     if let Some(uri) = &decoded.forwarded_uri {
-        println!("forwarded uri: {uri}");
+        outln!("forwarded uri: {uri}")?;
     }
-    println!("header:        {}", decoded.header);
+    outln!("header:        {}", decoded.header)?;
     for name in ["iat", "nbf", "exp"] {
         if let Some(secs) = decoded.payload.get(name).and_then(serde_json::Value::as_i64) {
-            println!("{name}:{:width$}{secs} ({})", "", rfc3339(secs), width = 14 - name.len() - 1);
+            outln!("{name}:{:width$}{secs} ({})", "", rfc3339(secs), width = 14 - name.len() - 1)?;
         }
     }
-    println!("claims:\n{}", serde_json::to_string_pretty(&decoded.payload)?);
+    outln!("claims:\n{}", serde_json::to_string_pretty(&decoded.payload)?)?;
     Ok(ExitCode::SUCCESS)
 }

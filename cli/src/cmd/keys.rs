@@ -67,7 +67,7 @@ pub(crate) fn run(cmd: KeysCommand, json: bool) -> anyhow::Result<ExitCode> {
                         eprintln!("generated key {} in {}", keys.primary().kid(), path.display());
                     }
                 }
-                None => print!("{}", text.as_str()),
+                None => out!("{}", text.as_str())?,
             }
         }
         KeysCommand::Rotate { keys: path } => {
@@ -84,8 +84,8 @@ pub(crate) fn run(cmd: KeysCommand, json: bool) -> anyhow::Result<ExitCode> {
                     &json!({"primary": rotated.primary().kid(), "secondary": secondary, "dropped": dropped}),
                 )?;
             } else {
-                println!("primary   {}", rotated.primary().kid());
-                println!("secondary {}", secondary.unwrap_or_default());
+                outln!("primary   {}", rotated.primary().kid())?;
+                outln!("secondary {}", secondary.unwrap_or_default())?;
                 if let Some(dropped) = dropped {
                     eprintln!("dropped {dropped}: tokens signed with it no longer verify");
                 }
@@ -97,9 +97,9 @@ pub(crate) fn run(cmd: KeysCommand, json: bool) -> anyhow::Result<ExitCode> {
             if json {
                 print_json(&json!({"primary": keys.primary().kid(), "secondary": secondary}))?;
             } else {
-                println!("primary   {}", keys.primary().kid());
+                outln!("primary   {}", keys.primary().kid())?;
                 if let Some(secondary) = secondary {
-                    println!("secondary {secondary}");
+                    outln!("secondary {secondary}")?;
                 }
             }
         }

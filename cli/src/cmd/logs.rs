@@ -18,6 +18,16 @@ use crate::support::print_json;
 pub(crate) enum LogsCommand {
     /// Write synthetic real-time log lines: ABR ladders, startup, rebuffers, seeks, live and
     /// VOD, CMCD v1 and v2 in query and headers, some broken players and some bad lines.
+    ///
+    /// Lines carry all 69 real-time log fields in CloudFront's canonical order; the summary
+    /// prints that field list (the `fields` member with --json) for `ingest file --fields`. The
+    /// same --seed and options give the same file, byte for byte.
+    ///
+    /// Examples:
+    ///   smd-cli logs generate --sessions 50 --minutes 30 --out traffic.log
+    ///   smd-cli ingest file --input traffic.log --fields all --out lake
+    ///   smd-cli logs generate --sessions 700 --minutes 90 --lines 1000000 --out - | gzip > 1m.log.gz
+    #[command(verbatim_doc_comment)]
     Generate(GenerateArgs),
 }
 
@@ -76,8 +86,8 @@ pub(crate) fn run(cmd: LogsCommand, json: bool) -> anyhow::Result<ExitCode> {
         if json {
             print_json(&json!({"lines": lines, "bytes": bytes, "fields": fields}))?;
         } else {
-            println!("{lines} lines, {bytes} bytes → {}", args.out.display());
-            println!("fields: {fields}");
+            outln!("{lines} lines, {bytes} bytes → {}", args.out.display())?;
+            outln!("fields: {fields}")?;
         }
     }
     Ok(ExitCode::SUCCESS)

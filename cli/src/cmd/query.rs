@@ -40,7 +40,7 @@ pub(crate) fn run(args: QueryArgs, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         print_json(&frame_json(&df))?;
     } else {
-        println!("{}", lake::format_frame(&df));
+        outln!("{}", lake::format_frame(&df))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -215,13 +215,13 @@ pub(crate) fn run(args: QuickstartArgs, json: bool) -> anyhow::Result<ExitCode> 
             "edge_log": log_path.display().to_string(),
         }))?;
     } else {
-        println!();
+        outln!()?;
         for s in &steps {
             let mark = if s.got == s.expect { "ok  " } else { "FAIL" };
-            println!("{mark} {:<26} {}", s.what, s.got);
+            outln!("{mark} {:<26} {}", s.what, s.got)?;
         }
         let edge_mark = if edge_ok { "ok  " } else { "FAIL" };
-        println!(
+        outln!(
             "{edge_mark} {:<26} {} requests, {} players, {} rebuffers, rejected {:?}, unexpected {}",
             "live edge + players",
             load.edge_requests,
@@ -229,16 +229,16 @@ pub(crate) fn run(args: QuickstartArgs, json: bool) -> anyhow::Result<ExitCode> 
             load.sim.rebuffers,
             load.rejections_by_code,
             load.sim.unexpected_rejections
-        );
-        println!();
-        println!(
+        )?;
+        outln!()?;
+        outln!(
             "Files in {}: keys.json (secret, mode 600), revoked.json, waf-rule-group.json, edge.log (CloudFront real-time log), lake/ (Parquet), report.html",
             args.dir.display()
-        );
-        println!(
+        )?;
+        outln!(
             "Next: smd-cli sign --keys {} --url <your playback URL> --session",
             keys_path.display()
-        );
+        )?;
     }
     Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

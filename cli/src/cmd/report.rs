@@ -25,7 +25,7 @@ pub(crate) fn run(args: ReportArgs, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         print_json(&json!({"out": args.out.display().to_string(), "bytes": html.len()}))?;
     } else {
-        println!("wrote {} ({} bytes)", args.out.display(), html.len());
+        outln!("wrote {} ({} bytes)", args.out.display(), html.len())?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -128,7 +128,7 @@ pub(crate) fn run(cmd: RevokeCommand, json: bool) -> anyhow::Result<ExitCode> {
                 for r in entries {
                     let until =
                         r.expires_at.map_or_else(|| "permanent".to_owned(), support::rfc3339);
-                    println!("{}\t{until}\t{}", r.session_id, r.reason.as_deref().unwrap_or(""));
+                    outln!("{}\t{until}\t{}", r.session_id, r.reason.as_deref().unwrap_or(""))?;
                 }
             }
         }
@@ -151,7 +151,7 @@ pub(crate) fn run(cmd: RevokeCommand, json: bool) -> anyhow::Result<ExitCode> {
                         path.display()
                     );
                 }
-                None => print!("{text}"),
+                None => out!("{text}")?,
             }
         }
     }

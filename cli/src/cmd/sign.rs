@@ -193,7 +193,7 @@ pub(crate) fn run(args: SignArgs, json: bool) -> anyhow::Result<ExitCode> {
             "token": signed.path_segment(),
         }))?;
     } else {
-        println!("{url}");
+        outln!("{url}")?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -135,13 +135,13 @@ pub(crate) fn run(args: VerifyArgs, json: bool) -> anyhow::Result<ExitCode> {
     match outcome {
         Ok(accepted) => {
             if !json {
-                println!("{}", accepted.forwarded_uri);
+                outln!("{}", accepted.forwarded_uri)?;
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(err) => {
             if !json {
-                println!("{}", err.code());
+                outln!("{}", err.code())?;
                 eprintln!(
                     "rejected ({}, HTTP {}): {err}",
                     args.verifier.profile_name(),

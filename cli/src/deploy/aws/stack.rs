@@ -233,24 +233,23 @@ pub(crate) async fn discard(target: &Target, stack: &str, set: &ChangeSet) -> an
 }
 
 /// Prints a change set as a table (stderr is for progress; this is the answer, on stdout).
-pub(crate) fn print_changes(set: &ChangeSet) {
+pub(crate) fn print_changes(set: &ChangeSet) -> std::io::Result<()> {
     if set.unchanged {
-        println!("no changes: the stack already matches the template and parameters");
-        return;
+        return outln!("no changes: the stack already matches the template and parameters");
     }
     if set.changes.is_empty() {
-        println!("the change set ({}) lists no resource changes", set.kind);
-        return;
+        return outln!("the change set ({}) lists no resource changes", set.kind);
     }
-    println!("{} change(s) ({}):", set.changes.len(), set.kind);
+    outln!("{} change(s) ({}):", set.changes.len(), set.kind)?;
     for c in &set.changes {
         let replacement = match c.replacement.as_str() {
             "True" => "  (replacement)",
             "Conditional" => "  (may replace)",
             _ => "",
         };
-        println!("  {:<7} {:<32} {}{replacement}", c.action, c.logical_id, c.resource_type);
+        outln!("  {:<7} {:<32} {}{replacement}", c.action, c.logical_id, c.resource_type)?;
     }
+    Ok(())
 }
 
 /// The change set as JSON.
