@@ -213,6 +213,33 @@ fn usage_errors_exit_2() {
         Some(2)
     );
     assert_eq!(cli(&["athena", "ddl", "--location", "/local/dir"]).status.code(), Some(2));
+
+    // Inputs are checked before anything is ingested: a directory or a missing file among them
+    // is named, and no lake is started.
+    let dir = tmp("bad-inputs");
+    let log = dir.join("ok.log");
+    let lake = dir.join("lake");
+    let out = cli(&["logs", "generate", "--sessions", "2", "--minutes", "1", "--out", s(&log)]);
+    assert!(out.status.success());
+    let missing = dir.join("missing.log");
+    for (bad, says) in [(&dir, "is a directory"), (&missing, "opening")] {
+        let out = cli(&[
+            "ingest",
+            "file",
+            "--input",
+            s(&log),
+            s(bad),
+            "--fields",
+            "all",
+            "--out",
+            s(&lake),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(s(bad)) && stderr.contains(says), "{stderr}");
+        assert!(!lake.exists(), "nothing ingested before the bad input was found");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -227,6 +254,37 @@ fn athena_ddl() {
     assert!(text.contains("`cmcd_br` bigint COMMENT"));
     assert!(text.contains("'projection.hour.digits' = '2'"));
     assert!(text.contains("-- Query startup"));
+}
+
+/// A lake path that is not a lake is an error (exit 2, naming the path), not an empty answer.
+#[test]
+fn query_and_report_reject_a_path_that_is_not_a_lake() {
+    let dir = tmp("not-a-lake");
+    let missing = dir.join("missing");
+    let report = dir.join("r.html");
+    for (lake, says) in [(&missing, "not a directory"), (&dir, "is not a lake")] {
+        for args in [
+            vec!["query", "--lake", s(lake), "--preset", "startup"],
+            vec!["query", "--lake", s(lake), "SELECT count(*) FROM requests"],
+            vec!["report", "--lake", s(lake), "--out", s(&report)],
+        ] {
+            let out = cli(&args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(stderr.contains(s(lake)) && stderr.contains(says), "{args:?}: {stderr}");
+        }
+    }
+    assert!(!report.exists(), "no report for a path that is not a lake");
+    // An ingest without a single good line is still a lake (only `quarantine/`): empty answers.
+    let log = dir.join("bad.log");
+    std::fs::write(&log, "not a log line\n").unwrap();
+    let lake = dir.join("lake");
+    let out = cli(&["ingest", "file", "--input", s(&log), "--fields", "all", "--out", s(&lake)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let q =
+        json(&cli(&["--json", "query", "--lake", s(&lake), "SELECT count(*) AS n FROM requests"]));
+    assert_eq!(q["rows"][0][0], 0);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Output into a pipe whose reader has gone (`smd-cli query … | head -1`) ends the command

@@ -93,6 +93,14 @@ pub enum Error {
         /// The I/O failure.
         source: std::io::Error,
     },
+    /// A line source (a file or standard input) could not be read.
+    #[error("reading {input}")]
+    Read {
+        /// The input's name.
+        input: String,
+        /// The I/O failure.
+        source: std::io::Error,
+    },
     /// The encoder (Parquet writer) failed.
     #[error("encoding {table}: {message}")]
     Encode {
@@ -121,6 +129,7 @@ impl Error {
             Self::Unrepresentable { .. } => "unrepresentable",
             Self::BadName(_) => "bad_name",
             Self::Sink { .. } => "sink",
+            Self::Read { .. } => "read",
             Self::Encode { .. } => "encode",
             Self::Query(_) => "query",
             Self::EmptyRange(_) => "empty_range",

@@ -110,6 +110,7 @@ pub fn scan_table(lake: &Path, table: &str) -> Result<Option<LazyFrame>, Error> 
 ///
 /// [`Error::Query`] for SQL polars cannot run, or unreadable files.
 pub fn run_sql(lake: &Path, sql: &str) -> Result<DataFrame, Error> {
+    check_lake(lake)?;
     let mut ctx = SQLContext::new();
     for table in ["requests", "sessions"] {
         let lf = match scan_table(lake, table)? {
@@ -122,6 +123,29 @@ pub fn run_sql(lake: &Path, sql: &str) -> Result<DataFrame, Error> {
     ctx.execute(sql.trim().trim_end_matches(';'))
         .and_then(LazyFrame::collect)
         .map_err(|e| query_error(&e))
+}
+
+/// The tables a lake directory can hold (`ingest` writes at least one of them).
+const LAKE_TABLES: [&str; 3] = ["requests", "sessions", "quarantine"];
+
+/// Whether `lake` looks like a lake: a directory with a `requests`, `sessions` or
+/// `quarantine` table in it. A mistyped path is an error, not an empty answer.
+///
+/// # Errors
+///
+/// [`Error::Query`] naming the path and what is missing.
+pub fn check_lake(lake: &Path) -> Result<(), Error> {
+    if !lake.is_dir() {
+        return Err(Error::Query(format!("no lake at {}: not a directory", lake.display())));
+    }
+    if LAKE_TABLES.iter().any(|t| lake.join(t).is_dir()) {
+        return Ok(());
+    }
+    Err(Error::Query(format!(
+        "{} is not a lake: it has none of the directories {} (a lake is what `ingest file --out` writes)",
+        lake.display(),
+        LAKE_TABLES.join(", ")
+    )))
 }
 
 fn empty_schema(table: &str) -> polars::prelude::Schema {

@@ -202,7 +202,7 @@ pub trait Source {
     ///
     /// # Errors
     ///
-    /// [`Error::Sink`]-style I/O errors of the source.
+    /// [`Error::Read`] when the source cannot be read.
     fn next_batch(&mut self) -> Result<Option<LineBatch>, Error>;
 }
 
@@ -299,7 +299,7 @@ impl<R: Read> Source for ReaderSource<R> {
             let n = (&mut self.reader)
                 .take(want as u64)
                 .read_to_end(&mut data)
-                .map_err(|source| Error::Sink { key: self.source.clone(), source })?;
+                .map_err(|source| Error::Read { input: self.source.clone(), source })?;
             self.at_end = n == 0;
         }
         let complete = ends.last().map_or(0, |&lf| lf + 1);

@@ -137,6 +137,15 @@ fn file(args: FileArgs, json: bool) -> anyhow::Result<ExitCode> {
     let encoder = ParquetEncoder::with_zstd_level(args.zstd_level)?;
     let mut pipeline = Pipeline::new(fields, config, encoder, LocalDir::new(&args.out));
     let started = Instant::now();
+    // Every input is checked before the first is read: a mistyped last input must not fail the
+    // run after the others were ingested.
+    for input in args.inputs.iter().filter(|i| i.as_os_str() != "-") {
+        let meta =
+            std::fs::metadata(input).with_context(|| format!("opening {}", input.display()))?;
+        if meta.is_dir() {
+            bail!("{} is a directory: pass log files, or - for standard input", input.display());
+        }
+    }
     let progress = std::io::stderr().is_terminal() && !json;
     let mut last_report = Instant::now();
     for input in &args.inputs {
