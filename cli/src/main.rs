@@ -46,10 +46,26 @@ fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("smd-cli: error: {err:#}");
+            eprintln!("smd-cli: error: {}", message(&err));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes joined by `: `, skipping a cause whose text the message already
+/// ends with (errors that print their source too would otherwise repeat it).
+fn message(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if text.is_empty() {
+            text = part;
+        } else if !text.ends_with(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+    }
+    text
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -58,4 +74,34 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
             .downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error whose text already carries its source's (as `storing KEY: IO-ERROR` does).
+    #[derive(Debug)]
+    struct Storing(std::io::Error);
+
+    impl std::fmt::Display for Storing {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "storing k: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Storing {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
+        let err = anyhow::Error::new(Storing(io())).context("ingesting a.log");
+        assert_eq!(message(&err), "ingesting a.log: storing k: gone");
+        let err = anyhow::Error::new(io()).context("opening a.log");
+        assert_eq!(message(&err), "opening a.log: gone");
+    }
 }

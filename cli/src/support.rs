@@ -87,10 +87,12 @@ pub(crate) fn write_atomic(path: &Path, contents: &[u8], secret: bool) -> anyhow
     }
     #[cfg(not(unix))]
     let _ = secret;
+    // Errors name the file asked for; the temporary name next to it is an implementation detail.
     let result = (|| {
-        let mut file = options.open(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        file.write_all(contents).with_context(|| format!("writing {}", tmp.display()))?;
-        file.sync_all().with_context(|| format!("syncing {}", tmp.display()))?;
+        let mut file =
+            options.open(&tmp).with_context(|| format!("creating {}", path.display()))?;
+        file.write_all(contents).with_context(|| format!("writing {}", path.display()))?;
+        file.sync_all().with_context(|| format!("syncing {}", path.display()))?;
         fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
     })();
     if result.is_err() {

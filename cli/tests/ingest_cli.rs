@@ -239,6 +239,10 @@ fn usage_errors_exit_2() {
         assert!(stderr.contains(s(bad)) && stderr.contains(says), "{stderr}");
         assert!(!lake.exists(), "nothing ingested before the bad input was found");
     }
+    let out = cli(&["ingest", "file", "--input", s(&log), "--fields", "all", "--out", s(&log)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is not a directory"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -146,6 +146,12 @@ fn file(args: FileArgs, json: bool) -> anyhow::Result<ExitCode> {
             bail!("{} is a directory: pass log files, or - for standard input", input.display());
         }
     }
+    if args.out.exists() && !args.out.is_dir() {
+        bail!(
+            "--out {} exists and is not a directory (the lake is a directory)",
+            args.out.display()
+        );
+    }
     let progress = std::io::stderr().is_terminal() && !json;
     let mut last_report = Instant::now();
     for input in &args.inputs {
