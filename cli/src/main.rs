@@ -20,6 +20,24 @@ macro_rules! out {
     }};
 }
 
+/// `errln!` for messages beside the answer (progress, warnings, errors): a standard error
+/// that cannot be written to (its reader gone) is ignored instead of panicking, so the command
+/// still finishes its work and exits with its own status.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+/// `errout!` that ignores a standard error it cannot write to (see [`errln`]).
+macro_rules! errout {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod args;
 mod cmd;
 mod deploy;
@@ -46,7 +64,7 @@ fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("smd-cli: error: {}", message(&err));
+            errln!("smd-cli: error: {}", message(&err));
             ExitCode::from(2)
         }
     }

@@ -25,7 +25,7 @@ pub(crate) fn load_keys(path: Option<&Path>) -> anyhow::Result<KeySet> {
     };
     let keys = KeySet::from_json(&text).with_context(|| format!("reading keys from {origin}"))?;
     for key in keys.iter().filter(|k| k.is_weak()) {
-        eprintln!(
+        errln!(
             "smd-cli: warning: key {} is shorter than 32 bytes; generate a real one with `smd-cli keys generate`",
             key.kid()
         );
@@ -116,7 +116,7 @@ pub(crate) fn now(explicit: Option<i64>) -> UnixTime {
 pub(crate) fn fill_random(buf: &mut [u8]) {
     if let Err(err) = getrandom::fill(buf) {
         // Without an OS entropy source no key or session id can be made safely.
-        eprintln!("smd-cli: error: the operating system's random source failed: {err}");
+        errln!("smd-cli: error: the operating system's random source failed: {err}");
         std::process::exit(2);
     }
 }

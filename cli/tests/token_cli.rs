@@ -190,6 +190,29 @@ fn usage_and_io_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// Runs `args` with standard error a pipe whose reader is already closed, so every write to it
+/// fails with EPIPE.
+fn run_with_closed_stderr(args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    run(bin().args(args).stderr(writer))
+}
+
+#[test]
+fn a_closed_standard_error_does_not_stop_the_command() {
+    let dir = scratch();
+    let keys = dir.join("keys.json");
+    // `keys generate` reports the new key on standard error; the key file is the result.
+    let out = run_with_closed_stderr(&["keys", "generate", "--out", keys.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "status {:?}", out.status);
+    assert!(std::fs::read_to_string(&keys).unwrap().contains("\"primary\""));
+    // An error still exits with its own status when its message cannot be written.
+    let missing = dir.join("missing.json");
+    let out =
+        run_with_closed_stderr(&["verify", "--url", "/x/y", "--keys", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "status {:?}", out.status);
+}
+
 #[test]
 fn keys_generate_sign_verify_rotate_with_env_keys() {
     let dir = scratch();

@@ -469,7 +469,7 @@ fn encode(args: &EncodeArgs, out: &mut impl std::io::Write) -> anyhow::Result<Ex
         match Report::from_dictionary(&dict, Policy::Strict) {
             Ok(report) => {
                 for d in report.dropped() {
-                    eprintln!(
+                    errln!(
                         "smd-cli: `{}` cannot be encoded: {} ({})",
                         d.key(),
                         d.reason(),
@@ -480,7 +480,7 @@ fn encode(args: &EncodeArgs, out: &mut impl std::io::Write) -> anyhow::Result<Ex
                 reports.push(report);
             }
             Err(err) => {
-                eprintln!("smd-cli: {err} ({})", err.code());
+                errln!("smd-cli: {err} ({})", err.code());
                 rejected = true;
             }
         }

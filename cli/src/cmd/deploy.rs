@@ -200,7 +200,7 @@ fn init(out: &Path, force: bool, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         print_json(&json!({"path": out.display().to_string()}))?;
     } else {
-        eprintln!("wrote {} (every key commented, with its default)", out.display());
+        errln!("wrote {} (every key commented, with its default)", out.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -231,7 +231,7 @@ fn render(args: &RenderArgs, json: bool) -> anyhow::Result<ExitCode> {
             &json!({"path": args.out.display().to_string(), "bytes": text.len(), "resources": resources}),
         )?;
     } else {
-        eprintln!("wrote {} ({} bytes, {resources} resources)", args.out.display(), text.len());
+        errln!("wrote {} ({} bytes, {resources} resources)", args.out.display(), text.len());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -255,7 +255,7 @@ fn attach_cmd(args: AttachArgs, json: bool) -> anyhow::Result<ExitCode> {
         } else {
             out!("{}", attach::render_diff(id, &changes))?;
             if let (Some(out), Some(etag)) = (&args.out, etag) {
-                eprintln!(
+                errln!(
                     "\nwrote {}; apply with: aws cloudfront update-distribution --id ID --distribution-config file://{} --if-match {etag}",
                     out.display(),
                     out.display()
@@ -413,7 +413,7 @@ mod remote {
                 let b = bucket.as_deref().context("no artifacts bucket for the template")?;
                 let key = artifacts::key_for(body.as_bytes(), "template.json");
                 artifacts::put(&target, b, &key, body.clone().into_bytes()).await?;
-                eprintln!("template ({} bytes) uploaded to s3://{b}/{key}", body.len());
+                errln!("template ({} bytes) uploaded to s3://{b}/{key}", body.len());
                 TemplateSource::Url(artifacts::object_url(&target, b, &key)?)
             } else {
                 TemplateSource::Body(body)

@@ -198,7 +198,7 @@ fn package(args: &PackageArgs, json: bool) -> anyhow::Result<ExitCode> {
         }))?;
     } else {
         outln!("{}", args.out.display())?;
-        eprintln!(
+        errln!(
             "edge package: {zip_len} bytes zipped ({:.1}% of the 1 MB Lambda@Edge limit), wasm {wasm_len} bytes, profile {}, keys {}",
             zip_len as f64 * 100.0 / VIEWER_ZIP_LIMIT as f64,
             profile.name(),
@@ -254,7 +254,7 @@ fn serve(args: &ServeArgs, json: bool) -> anyhow::Result<ExitCode> {
         if json {
             print_json(&json!({"listening": format!("http://{addr}"), "profile": args.verifier.profile_name()}))?;
         } else {
-            eprintln!("edge listening on http://{addr} (profile {}); Ctrl-C stops", args.verifier.profile_name());
+            errln!("edge listening on http://{addr} (profile {}); Ctrl-C stops", args.verifier.profile_name());
         }
         let shutdown = shutdown_signal();
         crate::serve::serve(listener, std::sync::Arc::clone(&edge), shutdown).await?;
@@ -302,9 +302,9 @@ fn load(args: &LoadArgs, json: bool) -> anyhow::Result<ExitCode> {
     let temp_log = std::env::temp_dir().join(format!("smd-edge-load-{}.log", std::process::id()));
     let log_path = args.log.clone().unwrap_or_else(|| temp_log.clone());
     let progress: Option<crate::sim::stack::Progress> =
-        if json { None } else { Some(std::sync::Arc::new(|line: &str| eprintln!("{line}"))) };
+        if json { None } else { Some(std::sync::Arc::new(|line: &str| errln!("{line}"))) };
     if !json {
-        eprintln!("{} players for {}s against the local edge…", args.players, duration.as_secs());
+        errln!("{} players for {}s against the local edge…", args.players, duration.as_secs());
     }
     let report = crate::sim::stack::run(
         &keys,

@@ -174,7 +174,7 @@ fn file(args: FileArgs, json: bool) -> anyhow::Result<ExitCode> {
     }
     let (stats, _) = pipeline.finish()?;
     if progress {
-        eprint!("\r\x1b[K");
+        errout!("\r\x1b[K");
     }
     let secs = started.elapsed().as_secs_f64();
     if json {
@@ -230,7 +230,7 @@ fn mib(bytes: u64) -> f64 {
 #[allow(clippy::cast_precision_loss)] // display only
 fn print_progress(stats: &Stats, started: Instant) {
     let secs = started.elapsed().as_secs_f64().max(1e-9);
-    eprint!(
+    errout!(
         "\r\x1b[K{} lines, {:.1} MiB, {:.0} lines/s, {} quarantined",
         stats.lines,
         mib(stats.bytes),

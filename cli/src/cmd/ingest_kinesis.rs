@@ -142,18 +142,18 @@ pub(crate) fn run(args: KinesisArgs, json: bool) -> anyhow::Result<ExitCode> {
             }
             stop.stop();
         });
-        eprintln!("smd-cli: ingest kinesis: worker {worker_id} reading stream {}", args.stream);
+        errln!("smd-cli: ingest kinesis: worker {worker_id} reading stream {}", args.stream);
         let outcome = consumer
             .run(|report| match report {
                 Report::Event(e) => {
                     let shard = e.shard.as_deref().map(|s| format!(" {s}:")).unwrap_or_default();
-                    eprintln!("smd-cli: [{}] {}{shard} {}", e.level, e.code, e.message);
+                    errln!("smd-cli: [{}] {}{shard} {}", e.level, e.code, e.message);
                 }
                 Report::Progress(s) => {
                     if json {
                         let _ = print_json(&snapshot_json("progress", s, &worker_id));
                     } else {
-                        eprintln!("{}", progress_line(s));
+                        errln!("{}", progress_line(s));
                     }
                 }
             })

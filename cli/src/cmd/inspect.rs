@@ -28,7 +28,7 @@ pub(crate) fn run(args: InspectArgs, json: bool) -> anyhow::Result<ExitCode> {
                 )?;
             } else {
                 outln!("malformed")?;
-                eprintln!("{err}");
+                errln!("{err}");
             }
             return Ok(ExitCode::from(1));
         }

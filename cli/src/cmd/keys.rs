@@ -64,7 +64,7 @@ pub(crate) fn run(cmd: KeysCommand, json: bool) -> anyhow::Result<ExitCode> {
                             &json!({"kid": keys.primary().kid(), "path": path.display().to_string()}),
                         )?;
                     } else {
-                        eprintln!("generated key {} in {}", keys.primary().kid(), path.display());
+                        errln!("generated key {} in {}", keys.primary().kid(), path.display());
                     }
                 }
                 None => out!("{}", text.as_str())?,
@@ -87,7 +87,7 @@ pub(crate) fn run(cmd: KeysCommand, json: bool) -> anyhow::Result<ExitCode> {
                 outln!("primary   {}", rotated.primary().kid())?;
                 outln!("secondary {}", secondary.unwrap_or_default())?;
                 if let Some(dropped) = dropped {
-                    eprintln!("dropped {dropped}: tokens signed with it no longer verify");
+                    errln!("dropped {dropped}: tokens signed with it no longer verify");
                 }
             }
         }

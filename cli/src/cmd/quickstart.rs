@@ -178,7 +178,7 @@ pub(crate) fn run(args: QuickstartArgs, json: bool) -> anyhow::Result<ExitCode> 
         ),
     );
     let ticker: Option<crate::sim::stack::Progress> =
-        if json { None } else { Some(std::sync::Arc::new(|line: &str| eprintln!("{line}"))) };
+        if json { None } else { Some(std::sync::Arc::new(|line: &str| errln!("{line}"))) };
     let load = crate::sim::stack::run(&keys, args.players, duration, &log_path, true, ticker)?;
     let edge_ok = load.sim.unexpected_rejections == 0 && load.edge_requests > 0;
     progress(
@@ -245,6 +245,6 @@ pub(crate) fn run(args: QuickstartArgs, json: bool) -> anyhow::Result<ExitCode> 
 
 fn progress(json: bool, line: &str) {
     if !json {
-        eprintln!("{line}");
+        errln!("{line}");
     }
 }

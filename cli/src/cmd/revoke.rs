@@ -110,7 +110,7 @@ pub(crate) fn run(cmd: RevokeCommand, json: bool) -> anyhow::Result<ExitCode> {
                     || "permanently".to_owned(),
                     |e| format!("until {}", support::rfc3339(e)),
                 );
-                eprintln!(
+                errln!(
                     "revoked {} session(s) {until} in {}",
                     args.session_ids.len(),
                     args.revoked.display()
@@ -145,7 +145,7 @@ pub(crate) fn run(cmd: RevokeCommand, json: bool) -> anyhow::Result<ExitCode> {
             match out {
                 Some(path) => {
                     write_atomic(&path, text.as_bytes(), false)?;
-                    eprintln!(
+                    errln!(
                         "wrote {} rule(s) to {}",
                         group["Rules"].as_array().map_or(0, Vec::len),
                         path.display()

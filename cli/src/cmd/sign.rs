@@ -150,7 +150,7 @@ pub(crate) fn run(args: SignArgs, json: bool) -> anyhow::Result<ExitCode> {
     for name in &args.bind_headers {
         let name = name.to_ascii_lowercase();
         if viewer.header(&name).is_none_or(str::is_empty) {
-            eprintln!(
+            errln!(
                 "smd-cli: warning: bound header {name:?} has no value (add -H '{name}: …'); the token binds its absence"
             );
         }

@@ -142,7 +142,7 @@ pub(crate) fn run(args: VerifyArgs, json: bool) -> anyhow::Result<ExitCode> {
         Err(err) => {
             if !json {
                 outln!("{}", err.code())?;
-                eprintln!(
+                errln!(
                     "rejected ({}, HTTP {}): {err}",
                     args.verifier.profile_name(),
                     err.http_status()

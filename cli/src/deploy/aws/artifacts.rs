@@ -49,7 +49,7 @@ pub(crate) async fn ensure_bucket(target: &Target, bucket: &str) -> anyhow::Resu
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("creating the artifacts bucket {bucket}: {}", describe(&e)))?;
-    eprintln!("created artifacts bucket s3://{bucket}");
+    errln!("created artifacts bucket s3://{bucket}");
     Ok(())
 }
 
@@ -86,7 +86,7 @@ pub(crate) async fn upload_file(
     let key = key_for(&bytes, &name);
     let size = bytes.len();
     put(target, bucket, &key, bytes).await?;
-    eprintln!("uploaded {} ({size} bytes) to s3://{bucket}/{key}", path.display());
+    errln!("uploaded {} ({size} bytes) to s3://{bucket}/{key}", path.display());
     Ok(key)
 }
 

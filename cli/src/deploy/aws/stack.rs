@@ -156,7 +156,7 @@ pub(crate) async fn create_change_set(
         TemplateSource::Url(url) => request.template_url(url),
     };
     request.send().await.map_err(|e| anyhow::anyhow!("creating change set: {}", describe(&e)))?;
-    eprintln!("change set {name} created; waiting for CloudFormation to compute it");
+    errln!("change set {name} created; waiting for CloudFormation to compute it");
     let started = Instant::now();
     loop {
         let out = cfn
@@ -278,7 +278,7 @@ fn print_event(e: &StackEvent) {
     let when = e.timestamp().map_or_else(String::new, |t| rfc3339(t.secs()));
     let status = e.resource_status().map(|s| s.as_str()).unwrap_or_default();
     let reason = e.resource_status_reason().map(|r| format!("  {r}")).unwrap_or_default();
-    eprintln!(
+    errln!(
         "{when}  {status:<28} {:<34} {}{reason}",
         e.resource_type().unwrap_or_default(),
         e.logical_resource_id().unwrap_or_default()
@@ -354,7 +354,7 @@ pub(crate) async fn execute(
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("executing change set {}: {}", set.name, describe(&e)))?;
-    eprintln!("executing change set {} on stack {stack}", set.name);
+    errln!("executing change set {} on stack {stack}", set.name);
     let (current, failures) = wait(target, stack, &mut seen, timeout).await?;
     let current = current.with_context(|| format!("stack {stack} disappeared while deploying"))?;
     let status = status_of(&current);
@@ -394,7 +394,7 @@ pub(crate) async fn delete(
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("deleting stack {stack}: {}", describe(&e)))?;
-    eprintln!("deleting stack {stack}");
+    errln!("deleting stack {stack}");
     let (current, failures) = wait(target, &id, &mut seen, timeout).await?;
     let status = current.as_ref().map_or_else(|| "DELETE_COMPLETE".to_owned(), status_of);
     let ok = status == "DELETE_COMPLETE";
@@ -406,9 +406,9 @@ pub(crate) fn print_failures(failures: &[Failure]) {
     if failures.is_empty() {
         return;
     }
-    eprintln!("\nfailed resources:");
+    errln!("\nfailed resources:");
     for f in failures {
-        eprintln!("  {} ({}) {}: {}", f.logical_id, f.resource_type, f.status, f.reason);
+        errln!("  {} ({}) {}: {}", f.logical_id, f.resource_type, f.status, f.reason);
     }
 }
 
