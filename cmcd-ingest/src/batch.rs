@@ -203,18 +203,6 @@ impl ColumnData {
         }
     }
 
-    /// Appends a datum; a datum of another type is stored as null (the schema getters never
-    /// produce one).
-    fn push(&mut self, d: Datum<'_>) {
-        match self {
-            Self::Str(c) => c.push(if let Datum::Str(s) = d { Some(s) } else { None }),
-            Self::Int(c) => c.push(if let Datum::Int(n) = d { Some(n) } else { None }),
-            Self::Float(c) => c.push(if let Datum::Float(n) = d { Some(n) } else { None }),
-            Self::Bool(c) => c.push(if let Datum::Bool(n) = d { Some(n) } else { None }),
-            Self::Millis(c) => c.push(if let Datum::Millis(n) = d { Some(n) } else { None }),
-        }
-    }
-
     /// Row `i` as a datum.
     pub fn get(&self, i: usize) -> Datum<'_> {
         match self {
@@ -298,31 +286,54 @@ impl Batch {
         self.approx_bytes = 0;
     }
 
-    /// Appends `n` rows column by column: `value(r, column)` gives the datum of row `r` (0-based
-    /// within the `n`). Filling one column at a time keeps the writes sequential, which a row at
-    /// a time across a hundred columns is not.
-    pub fn push_rows<'a>(
+    /// Appends one row per item of `rows`, column by column: `value(row, column)` gives the
+    /// datum of that row in that column. Filling one column at a time keeps the writes
+    /// sequential, which a row at a time across a hundred columns is not.
+    pub fn push_rows<'a, T>(
         &mut self,
-        n: usize,
-        mut value: impl FnMut(usize, &crate::schema::Column) -> Datum<'a>,
+        rows: &'a [T],
+        mut value: impl FnMut(&'a T, &crate::schema::Column) -> Datum<'a>,
     ) {
-        let mut bytes = 0;
+        // A datum of another type than the column's is stored as null (the schema getters never
+        // produce one). The column's type is matched once per column, not once per cell.
+        let mut bytes = 9 * rows.len() * self.columns.len();
         for (col, data) in self.table.columns.iter().zip(&mut self.columns) {
-            for r in 0..n {
-                let d = value(r, col);
-                bytes += match d {
-                    Datum::Str(s) => s.len() + 9,
-                    _ => 9,
-                };
-                data.push(d);
+            match data {
+                ColumnData::Str(c) => {
+                    for row in rows {
+                        let s = if let Datum::Str(s) = value(row, col) { Some(s) } else { None };
+                        bytes += s.map_or(0, str::len);
+                        c.push(s);
+                    }
+                }
+                ColumnData::Int(c) => {
+                    for row in rows {
+                        c.push(if let Datum::Int(v) = value(row, col) { Some(v) } else { None });
+                    }
+                }
+                ColumnData::Float(c) => {
+                    for row in rows {
+                        c.push(if let Datum::Float(v) = value(row, col) { Some(v) } else { None });
+                    }
+                }
+                ColumnData::Bool(c) => {
+                    for row in rows {
+                        c.push(if let Datum::Bool(v) = value(row, col) { Some(v) } else { None });
+                    }
+                }
+                ColumnData::Millis(c) => {
+                    for row in rows {
+                        c.push(if let Datum::Millis(v) = value(row, col) { Some(v) } else { None });
+                    }
+                }
             }
         }
-        self.rows += n;
+        self.rows += rows.len();
         self.approx_bytes += bytes;
     }
 
     /// Appends one row: `value(column)` gives its datum in that column.
     pub fn push_row<'a>(&mut self, mut value: impl FnMut(&crate::schema::Column) -> Datum<'a>) {
-        self.push_rows(1, |_, col| value(col));
+        self.push_rows(&[()], |(), col| value(col));
     }
 }

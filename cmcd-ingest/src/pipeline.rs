@@ -18,7 +18,7 @@ use crate::error::{Error, Reason};
 use crate::field::FieldSet;
 use crate::partition::{BatchId, Partition};
 use crate::request::Request;
-use crate::schema::{self, Datum, Table};
+use crate::schema::{self, Table};
 use crate::session::{Aggregator, SessionBatch};
 use crate::sink::{EncodedFile, Encoder, LineBatch, Sink};
 
@@ -388,9 +388,7 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
         }
         let rows = self.row_group_rows();
         if let Some(part) = self.open.get_mut(&p) {
-            part.rows.push_rows(block.len(), |r, col| {
-                block.get(r).map_or(Datum::Null, |req| req.datum(col.source))
-            });
+            part.rows.push_rows(block, |req, col| req.datum(col.source));
             if part.rows.len() >= rows {
                 self.flush_rows(p, false)?;
             }
