@@ -20,7 +20,7 @@ macro_rules! out {
     }};
 }
 
-/// `errln!` for messages beside the answer (progress, warnings, errors): a standard error
+/// `eprintln!` for messages beside the answer (progress, warnings, errors): a standard error
 /// that cannot be written to (its reader gone) is ignored instead of panicking, so the command
 /// still finishes its work and exits with its own status.
 macro_rules! errln {
@@ -30,7 +30,7 @@ macro_rules! errln {
     }};
 }
 
-/// `errout!` that ignores a standard error it cannot write to (see [`errln`]).
+/// `eprint!` that ignores a standard error it cannot write to (see [`errln`]).
 macro_rules! errout {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
