@@ -2,11 +2,13 @@
 //! the schema. The Parquet encoder turns a batch into a row group; tests read it directly.
 
 use crate::schema::{ColumnType, Datum, Table};
+use crate::text::TextCells;
 
 /// The values of one column.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // one per column of a batch, made once: size does not matter
 pub enum ColumnData {
-    /// Text: concatenated bytes, end offsets and validity.
+    /// Text: its cells and validity.
     Str(StrColumn),
     /// BIGINT.
     Int(Values<i64>),
@@ -34,6 +36,18 @@ impl<T: Copy + Default> Values<T> {
     fn push(&mut self, v: Option<T>) {
         self.values.push(v.unwrap_or_default());
         self.valid.push(v.is_some());
+    }
+
+    /// Appends `typed(datum(row))` for each row: null where the datum is not of this type.
+    fn fill<'a, R>(
+        &mut self,
+        rows: &'a [R],
+        mut datum: impl FnMut(&'a R) -> Datum<'a>,
+        typed: impl Fn(Datum<'a>) -> Option<T>,
+    ) {
+        for row in rows {
+            self.push(typed(datum(row)));
+        }
     }
 
     fn clear(&mut self) {
@@ -77,20 +91,18 @@ impl<T: Copy + Default> Values<T> {
     }
 }
 
-/// A text column without one allocation per cell.
-///
-/// With the `parquet` feature the cells live in polars' own string-view builder, so the
-/// Parquet encoder hands them over instead of copying every cell a second time; without it,
-/// in one string with end offsets.
-#[derive(Debug, Clone, Default)]
+/// A text column without one allocation per cell: the cells' text ([`crate::text`], a
+/// dictionary or plain with the `parquet` feature) and a validity flag per cell.
+#[derive(Debug, Clone)]
 pub struct StrColumn {
-    #[cfg(feature = "parquet")]
-    cells: polars_arrow::array::MutablePlString,
-    #[cfg(not(feature = "parquet"))]
-    data: String,
-    #[cfg(not(feature = "parquet"))]
-    ends: Vec<usize>,
+    cells: TextCells,
     valid: Vec<bool>,
+}
+
+impl Default for StrColumn {
+    fn default() -> Self {
+        Self::with_capacity(0)
+    }
 }
 
 impl PartialEq for StrColumn {
@@ -101,39 +113,17 @@ impl PartialEq for StrColumn {
 
 impl StrColumn {
     fn with_capacity(capacity: usize) -> Self {
-        Self {
-            #[cfg(feature = "parquet")]
-            cells: polars_arrow::array::MutablePlString::with_capacity(capacity),
-            #[cfg(not(feature = "parquet"))]
-            data: String::new(),
-            #[cfg(not(feature = "parquet"))]
-            ends: Vec::with_capacity(capacity),
-            valid: Vec::with_capacity(capacity),
-        }
+        Self { cells: TextCells::with_capacity(capacity), valid: Vec::with_capacity(capacity) }
     }
 
     fn push(&mut self, v: Option<&str>) {
-        #[cfg(feature = "parquet")]
-        self.cells.push(v);
-        #[cfg(not(feature = "parquet"))]
-        {
-            if let Some(s) = v {
-                self.data.push_str(s);
-            }
-            self.ends.push(self.data.len());
-        }
+        self.cells.push(v, &self.valid);
         self.valid.push(v.is_some());
     }
 
     fn clear(&mut self) {
-        #[cfg(feature = "parquet")]
         if !self.valid.is_empty() {
-            self.cells = polars_arrow::array::MutablePlString::with_capacity(self.valid.len());
-        }
-        #[cfg(not(feature = "parquet"))]
-        {
-            self.data.clear();
-            self.ends.clear();
+            self.cells = TextCells::with_capacity(self.valid.len());
         }
         self.valid.clear();
     }
@@ -150,20 +140,7 @@ impl StrColumn {
 
     /// Cell `i`.
     pub fn get(&self, i: usize) -> Option<&str> {
-        if !self.valid.get(i).copied().unwrap_or(false) {
-            return None;
-        }
-        #[cfg(feature = "parquet")]
-        {
-            // `valid` and the builder have one entry per cell, so `i` is in bounds.
-            Some(self.cells.value(i))
-        }
-        #[cfg(not(feature = "parquet"))]
-        {
-            let start = if i == 0 { 0 } else { self.ends.get(i - 1).copied().unwrap_or(0) };
-            let end = self.ends.get(i).copied().unwrap_or(start);
-            self.data.get(start..end)
-        }
+        if self.valid.get(i).copied().unwrap_or(false) { Some(self.cells.get(i)) } else { None }
     }
 
     /// The cells in order.
@@ -171,24 +148,28 @@ impl StrColumn {
         (0..self.len()).map(|i| self.get(i))
     }
 
-    /// Bytes of text held.
+    /// Bytes of text held (a text repeated in a dictionary column counts once).
     pub fn text_bytes(&self) -> usize {
-        #[cfg(feature = "parquet")]
-        {
-            self.cells.total_bytes_len()
-        }
-        #[cfg(not(feature = "parquet"))]
-        {
-            self.data.len()
-        }
+        self.cells.text_bytes()
     }
 
-    /// Moves the cells out as an Arrow string-view array, leaving the column empty.
+    /// Whether the column currently keeps its cells as a dictionary.
     #[cfg(feature = "parquet")]
-    pub(crate) fn take_arrow(&mut self) -> polars_arrow::array::Utf8ViewArray {
-        let next = polars_arrow::array::MutablePlString::with_capacity(self.len());
+    pub fn is_dictionary(&self) -> bool {
+        self.cells.is_dictionary()
+    }
+
+    /// Moves the cells out as an Arrow array (dictionary or plain string-view), leaving the
+    /// column empty.
+    ///
+    /// # Errors
+    ///
+    /// Arrow's message if it rejects the array.
+    #[cfg(feature = "parquet")]
+    pub(crate) fn take_arrow(&mut self) -> Result<Box<dyn polars_arrow::array::Array>, String> {
+        let array = self.cells.take_arrow(&self.valid);
         self.valid.clear();
-        std::mem::replace(&mut self.cells, next).into()
+        array
     }
 }
 
@@ -298,34 +279,19 @@ impl Batch {
         // produce one). The column's type is matched once per column, not once per cell.
         let mut bytes = 9 * rows.len() * self.columns.len();
         for (col, data) in self.table.columns.iter().zip(&mut self.columns) {
+            let mut datum = |row| value(row, col);
             match data {
                 ColumnData::Str(c) => {
                     for row in rows {
-                        let s = if let Datum::Str(s) = value(row, col) { Some(s) } else { None };
+                        let s = datum(row).as_str();
                         bytes += s.map_or(0, str::len);
                         c.push(s);
                     }
                 }
-                ColumnData::Int(c) => {
-                    for row in rows {
-                        c.push(if let Datum::Int(v) = value(row, col) { Some(v) } else { None });
-                    }
-                }
-                ColumnData::Float(c) => {
-                    for row in rows {
-                        c.push(if let Datum::Float(v) = value(row, col) { Some(v) } else { None });
-                    }
-                }
-                ColumnData::Bool(c) => {
-                    for row in rows {
-                        c.push(if let Datum::Bool(v) = value(row, col) { Some(v) } else { None });
-                    }
-                }
-                ColumnData::Millis(c) => {
-                    for row in rows {
-                        c.push(if let Datum::Millis(v) = value(row, col) { Some(v) } else { None });
-                    }
-                }
+                ColumnData::Int(c) => c.fill(rows, datum, Datum::as_int),
+                ColumnData::Float(c) => c.fill(rows, datum, Datum::as_float),
+                ColumnData::Bool(c) => c.fill(rows, datum, Datum::as_bool),
+                ColumnData::Millis(c) => c.fill(rows, datum, Datum::as_millis),
             }
         }
         self.rows += rows.len();

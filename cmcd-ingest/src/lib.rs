@@ -66,6 +66,7 @@ pub mod session;
 pub mod sink;
 #[cfg(feature = "s3")]
 pub mod store;
+mod text;
 
 pub use error::{Error, Reason};
 

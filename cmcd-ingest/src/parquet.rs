@@ -1,22 +1,34 @@
 //! The Parquet encoder (feature `parquet`): with [`crate::batch`]'s text columns, the only part
 //! of the pipeline that names polars.
 //!
-//! A [`Batch`] becomes a polars `DataFrame` typed from the [`crate::schema`] definition and is
-//! written as one row group by polars' batched Parquet writer: ZSTD compression, statistics,
-//! dictionary encoding of string columns (polars dictionary-encodes a column unless more than
-//! three quarters of its values are distinct), `timestamp` columns as INT64 with the logical type
-//! TIMESTAMP(MILLIS, UTC), BIGINT as INT64, no unsigned types.
+//! A [`Batch`] becomes Arrow arrays typed from the [`crate::schema`] definition and is written
+//! as one row group by polars' Parquet writer (`polars-parquet`, the writer behind polars'
+//! `ParquetWriter`, called directly so that each column chunk gets its own encoding): ZSTD
+//! compression, statistics (min, max, null count), `timestamp` columns as INT64 with the
+//! logical type TIMESTAMP(MILLIS, UTC), BIGINT as INT64, no unsigned types. The file's Arrow
+//! schema is the one polars' `DataFrame` writer stores for the same columns.
+//!
+//! Encodings: a text column arrives either as the dictionary [`crate::batch`] built while the
+//! rows were appended — written as a dictionary page and RLE keys, with statistics computed
+//! over the distinct texts only — or plain, when more than three in four of its texts are
+//! distinct (polars' own threshold), and is then written plain without a second dictionary
+//! attempt. Numbers and timestamps get polars' choice (a dictionary when few distinct values,
+//! else plain); booleans are plain.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use polars::io::parquet::write::BatchedWriter;
 use polars::polars_utils::compression::ZstdLevel;
-use polars::prelude::{
-    BooleanChunked, Column, DataFrame, DataType, Float64Chunked, Int64Chunked, IntoColumn,
-    NewChunkedArray, ParquetCompression, ParquetWriter, Schema, StringChunked, TimeUnit, TimeZone,
-};
+use polars::prelude::{CompatLevel, DataType, PolarsError, Schema, SchemaExt, TimeUnit, TimeZone};
+use polars_arrow::array::{Array, BooleanArray, PrimitiveArray};
 use polars_arrow::bitmap::Bitmap;
+use polars_arrow::datatypes::{ArrowDataType, ArrowSchema};
+use polars_parquet::read::ParquetError;
+use polars_parquet::write::{
+    CompressionOptions, Compressor, DynIter, DynStreamingIterator, Encoding,
+    FallibleStreamingIterator, FileWriter, ParquetType, StatisticsOptions, Version, WriteOptions,
+    array_to_columns, get_dtype_encoding,
+};
 
 use crate::batch::{Batch, ColumnData};
 use crate::error::Error;
@@ -39,55 +51,65 @@ pub fn polars_schema(table: &Table) -> Schema {
     table.columns.iter().map(|c| (c.name.as_str().into(), dtype(c.ty))).collect()
 }
 
-/// A batch as a polars `DataFrame` with the schema's types. The text is moved out, not
-/// copied; the batch is empty afterwards (its fixed-width buffers keep their capacity).
+/// The Arrow schema of a table, as polars converts [`polars_schema`] for Parquet.
+pub fn arrow_schema(table: &Table) -> ArrowSchema {
+    polars_schema(table).to_arrow(CompatLevel::newest())
+}
+
+/// A batch as Arrow arrays in schema order, with the schema's Arrow types (text columns as a
+/// `Dictionary(UInt32, Utf8View)` or a `Utf8View` array). The text is moved out, not copied;
+/// the batch is empty afterwards.
 ///
 /// # Errors
 ///
-/// [`Error::Encode`] if polars rejects the columns (lengths differ).
-pub fn to_frame(batch: &mut Batch) -> Result<DataFrame, Error> {
+/// [`Error::Encode`] if Arrow rejects a column.
+pub fn to_arrays(batch: &mut Batch) -> Result<Vec<Box<dyn Array>>, Error> {
     let table = batch.table();
-    let rows = batch.len();
-    let columns: Vec<Column> = table
-        .columns
-        .iter()
+    let schema = arrow_schema(table);
+    let arrays = schema
+        .iter_values()
         .zip(batch.columns_mut())
-        .map(|(def, data)| {
-            let name = def.name.as_str().into();
-            match data {
-                ColumnData::Str(c) => StringChunked::with_chunk(name, c.take_arrow()).into_column(),
-                ColumnData::Int(v) => Int64Chunked::from_vec_validity(
-                    name,
-                    v.values().to_vec(),
+        .map(|(field, data)| -> Result<Box<dyn Array>, Error> {
+            let dtype = field.dtype.clone();
+            Ok(match data {
+                ColumnData::Str(c) => c.take_arrow().map_err(|e| encode_error(table, &e))?,
+                ColumnData::Int(v) | ColumnData::Millis(v) => PrimitiveArray::new(
+                    dtype,
+                    v.values().to_vec().into(),
                     validity(v.validity(), v.has_nulls()),
                 )
-                .into_column(),
-                ColumnData::Float(v) => Float64Chunked::from_vec_validity(
-                    name,
-                    v.values().to_vec(),
+                .boxed(),
+                ColumnData::Float(v) => PrimitiveArray::new(
+                    dtype,
+                    v.values().to_vec().into(),
                     validity(v.validity(), v.has_nulls()),
                 )
-                .into_column(),
-                ColumnData::Bool(v) => {
-                    BooleanChunked::from_iter_options(name, v.iter()).into_column()
-                }
-                ColumnData::Millis(v) => Int64Chunked::from_vec_validity(
-                    name,
-                    v.values().to_vec(),
+                .boxed(),
+                ColumnData::Bool(v) => BooleanArray::new(
+                    dtype,
+                    v.values().iter().copied().collect(),
                     validity(v.validity(), v.has_nulls()),
                 )
-                .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
-                .into_column(),
-            }
+                .boxed(),
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>, Error>>();
     batch.clear();
-    DataFrame::new(rows, columns).map_err(|e| encode_error(table, &e))
+    arrays
 }
 
 /// An Arrow validity bitmap, or none when every cell holds a value.
 fn validity(valid: &[bool], has_nulls: bool) -> Option<Bitmap> {
     has_nulls.then(|| valid.iter().copied().collect())
+}
+
+/// The encoding a column chunk is written with (see the module docs).
+fn encoding(array: &dyn Array) -> Encoding {
+    match array.dtype() {
+        ArrowDataType::Dictionary(..) => Encoding::RleDictionary,
+        ArrowDataType::Utf8View => Encoding::Plain,
+        other => get_dtype_encoding(other).first().copied().unwrap_or(Encoding::Plain),
+    }
 }
 
 fn encode_error(table: &Table, e: &dyn std::fmt::Display) -> Error {
@@ -164,7 +186,9 @@ impl ParquetEncoder {
 pub struct ParquetFile {
     table: &'static Table,
     buf: SharedBuf,
-    writer: BatchedWriter<SharedBuf>,
+    writer: FileWriter<SharedBuf>,
+    columns: Vec<ParquetType>,
+    options: WriteOptions,
 }
 
 impl std::fmt::Debug for ParquetFile {
@@ -179,12 +203,16 @@ impl Encoder for ParquetEncoder {
     fn create(&self, table: &'static Table) -> Result<ParquetFile, Error> {
         let buf = SharedBuf::default();
         let level = Self::level(self.zstd_level, table.name)?;
-        let writer = ParquetWriter::new(buf.clone())
-            .with_compression(ParquetCompression::Zstd(Some(level)))
-            .with_row_group_size(Some(usize::MAX >> 1))
-            .batched(&polars_schema(table))
+        let options = WriteOptions {
+            statistics: StatisticsOptions::default(),
+            version: Version::V1,
+            compression: CompressionOptions::Zstd(Some(level)),
+            data_page_size: None,
+        };
+        let writer = FileWriter::try_new(buf.clone(), arrow_schema(table), options)
             .map_err(|e| encode_error(table, &e))?;
-        Ok(ParquetFile { table, buf, writer })
+        let columns = writer.parquet_schema().fields().to_vec();
+        Ok(ParquetFile { table, buf, writer, columns, options })
     }
 
     fn extension(&self) -> &'static str {
@@ -194,16 +222,35 @@ impl Encoder for ParquetEncoder {
 
 impl EncodedFile for ParquetFile {
     fn write(&mut self, batch: &mut Batch) -> Result<(), Error> {
-        let df = to_frame(batch)?;
-        self.writer.write_batch(&df).map_err(|e| encode_error(self.table, &e))
+        let rows = batch.len() as u64;
+        if rows == 0 {
+            return Ok(());
+        }
+        let arrays = to_arrays(batch)?;
+        let mut columns = Vec::with_capacity(arrays.len());
+        for (array, column) in arrays.iter().zip(&self.columns) {
+            let encoding = encoding(array.as_ref());
+            let pages = array_to_columns(array, column.clone(), self.options, &[encoding])
+                .map_err(|e| encode_error(self.table, &e))?;
+            for leaf in pages {
+                let pages = leaf
+                    .map(|page| page.map_err(|e| ParquetError::FeatureNotSupported(e.to_string())));
+                let compressed = Compressor::new_from_vec(pages, self.options.compression, vec![])
+                    .map_err(PolarsError::from);
+                columns.push(Ok(DynStreamingIterator::new(compressed)));
+            }
+        }
+        self.writer
+            .write(rows, DynIter::new(columns.into_iter()))
+            .map_err(|e| encode_error(self.table, &e))
     }
 
     fn bytes(&self) -> u64 {
         self.buf.len() as u64
     }
 
-    fn finish(self) -> Result<Vec<u8>, Error> {
-        self.writer.finish().map_err(|e| encode_error(self.table, &e))?;
+    fn finish(mut self) -> Result<Vec<u8>, Error> {
+        self.writer.end(None).map_err(|e| encode_error(self.table, &e))?;
         drop(self.writer);
         Ok(self.buf.take())
     }
@@ -232,20 +279,30 @@ mod tests {
         let request = Request::parse(&fields, line.as_bytes()).unwrap();
         let mut batch = Batch::new(schema::requests(), 1);
         batch.push_row(|c| request.datum(c.source));
-        let df = to_frame(&mut batch.clone()).unwrap();
-        for (col, def) in df.columns().iter().zip(&schema::requests().columns) {
-            assert_eq!(col.name().as_str(), def.name);
-            let athena = match col.dtype() {
-                DataType::String => "string",
-                DataType::Int64 => "bigint",
-                DataType::Float64 => "double",
-                DataType::Boolean => "boolean",
-                DataType::Datetime(TimeUnit::Milliseconds, Some(tz)) if tz.as_str() == "UTC" => {
-                    "timestamp"
-                }
+        let schema = arrow_schema(schema::requests());
+        let arrays = to_arrays(&mut batch.clone()).unwrap();
+        assert_eq!(arrays.len(), schema::requests().columns.len());
+        for ((field, array), def) in
+            schema.iter_values().zip(&arrays).zip(&schema::requests().columns)
+        {
+            assert_eq!(field.name.as_str(), def.name);
+            assert_eq!(array.len(), 1, "{}", def.name);
+            let athena = match &field.dtype {
+                ArrowDataType::Utf8View => "string",
+                ArrowDataType::Int64 => "bigint",
+                ArrowDataType::Float64 => "double",
+                ArrowDataType::Boolean => "boolean",
+                ArrowDataType::Timestamp(
+                    polars_arrow::datatypes::TimeUnit::Millisecond,
+                    Some(tz),
+                ) if tz.as_str() == "UTC" => "timestamp",
                 other => panic!("{} has type {other:?}, not Athena-compatible", def.name),
             };
             assert!(ddl.contains(&format!("`{}` {athena} COMMENT", def.name)), "{}", def.name);
+            match array.dtype() {
+                ArrowDataType::Dictionary(_, values, _) => assert_eq!(**values, field.dtype),
+                dtype => assert_eq!(*dtype, field.dtype, "{}", def.name),
+            }
         }
         let mut file = ParquetEncoder::default().create(schema::requests()).unwrap();
         file.write(&mut batch).unwrap();

@@ -71,6 +71,26 @@ impl<'a> Datum<'a> {
     pub fn bool(v: Option<bool>) -> Self {
         v.map_or(Self::Null, Self::Bool)
     }
+    /// The text, if this is text.
+    pub fn as_str(self) -> Option<&'a str> {
+        if let Self::Str(v) = self { Some(v) } else { None }
+    }
+    /// The BIGINT, if this is one.
+    pub fn as_int(self) -> Option<i64> {
+        if let Self::Int(v) = self { Some(v) } else { None }
+    }
+    /// The DOUBLE, if this is one.
+    pub fn as_float(self) -> Option<f64> {
+        if let Self::Float(v) = self { Some(v) } else { None }
+    }
+    /// The BOOLEAN, if this is one.
+    pub fn as_bool(self) -> Option<bool> {
+        if let Self::Bool(v) = self { Some(v) } else { None }
+    }
+    /// The TIMESTAMP (epoch ms), if this is one.
+    pub fn as_millis(self) -> Option<i64> {
+        if let Self::Millis(v) = self { Some(v) } else { None }
+    }
 }
 
 /// The CMCD keys of the `requests` table (`cmcd_<key>`), v1 keys first, then the v2 keys

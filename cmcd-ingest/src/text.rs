@@ -1,0 +1,353 @@
+//! The text of a string column, stored so that the Parquet encoder gets it in the shape it
+//! writes.
+//!
+//! With the `parquet` feature a column starts as a **dictionary**: each distinct text is stored
+//! once, in order of first appearance, and each cell holds the index of its text. Most columns
+//! of a log (edge location, status text, protocol, content type, country, user agent, …) take
+//! a few hundred values in a row group, so a cell costs one hash and one probe instead of a
+//! copy, and the encoder writes the dictionary as it is instead of hashing every cell again to
+//! build one. A column whose values are mostly distinct (request ids, CMCD-bearing URLs and
+//! headers) turns **plain** as soon as a check finds more than three distinct texts in four
+//! cells (checks at 1,024 cells and each doubling after), and is written plain, without
+//! dictionary attempt. That is the rule polars' writer applies to a whole column chunk, here
+//! decided while the rows arrive. The next row group starts as a dictionary again.
+//!
+//! Without the feature the text is one string with end offsets.
+
+#[cfg(feature = "parquet")]
+pub(crate) use dictionary::TextCells;
+#[cfg(not(feature = "parquet"))]
+pub(crate) use offsets::TextCells;
+
+#[cfg(feature = "parquet")]
+mod dictionary {
+    use std::hash::BuildHasher;
+
+    use foldhash::fast::FixedState;
+    use hashbrown::HashTable;
+    use polars_arrow::array::{
+        Array, DictionaryArray, MutableArray, MutablePlString, PrimitiveArray,
+    };
+    use polars_arrow::bitmap::Bitmap;
+    use polars_arrow::datatypes::{ArrowDataType, IntegerType};
+
+    /// A dictionary with more distinct texts than this share of its cells is not worth keeping:
+    /// `distinct × DENSE_DEN > cells × DENSE_NUM` (3/4, polars' own threshold).
+    const DENSE_NUM: usize = 3;
+    const DENSE_DEN: usize = 4;
+
+    /// First cell count at which a dictionary's density is checked; then at every doubling.
+    const FIRST_CHECK: usize = 1024;
+
+    /// Whether `distinct` texts over `cells` cells make too dense a dictionary.
+    fn too_dense(distinct: usize, cells: usize) -> bool {
+        distinct * DENSE_DEN > cells * DENSE_NUM
+    }
+
+    /// The cells of a text column: a dictionary with one key per cell, or the texts in order.
+    #[derive(Debug, Clone)]
+    pub(crate) enum TextCells {
+        /// Distinct texts and, per cell, the index of its text (0 for a null cell).
+        Dictionary(Dictionary),
+        /// Each cell's text (empty for a null cell).
+        Plain(MutablePlString),
+    }
+
+    /// Distinct texts in order of first appearance, a hash index over them, a key per cell.
+    #[derive(Debug, Clone)]
+    pub(crate) struct Dictionary {
+        texts: MutablePlString,
+        index: HashTable<u32>,
+        keys: Vec<u32>,
+        /// Fixed seed: the same input gives the same dictionary order and so the same bytes.
+        hasher: FixedState,
+        /// Cell count at which density is checked next.
+        next_check: usize,
+        /// Key of the last text interned or found: log columns often repeat the previous
+        /// row's value, which is then found with one comparison instead of a hash and probe.
+        last: Option<u32>,
+    }
+
+    impl Dictionary {
+        fn with_capacity(capacity: usize) -> Self {
+            Self {
+                texts: MutablePlString::new(),
+                index: HashTable::new(),
+                keys: Vec::with_capacity(capacity),
+                hasher: FixedState::with_seed(0),
+                next_check: FIRST_CHECK,
+                last: None,
+            }
+        }
+
+        /// The key of `text`, interning it when new.
+        fn intern(&mut self, text: &str) -> u32 {
+            let Self { texts, index, hasher, last, .. } = self;
+            if let Some(key) = *last {
+                if texts.value(key as usize) == text {
+                    return key;
+                }
+            }
+            let hash = hasher.hash_one(text);
+            let key = if let Some(&key) = index.find(hash, |&k| texts.value(k as usize) == text) {
+                key
+            } else {
+                // A row group has far fewer than 2^32 cells (rows are capped per row group).
+                let key = u32::try_from(texts.len()).unwrap_or(u32::MAX);
+                texts.push_value(text);
+                index.insert_unique(hash, key, |&k| hasher.hash_one(texts.value(k as usize)));
+                key
+            };
+            *last = Some(key);
+            key
+        }
+
+        fn text(&self, i: usize) -> &str {
+            let key = self.keys.get(i).copied().unwrap_or(0);
+            if (key as usize) < self.texts.len() { self.texts.value(key as usize) } else { "" }
+        }
+
+        /// The same cells as plain text (`valid[i]` false: a null cell).
+        fn to_plain(&self, valid: &[bool]) -> MutablePlString {
+            let mut plain = MutablePlString::with_capacity(self.keys.capacity());
+            for (i, &ok) in valid.iter().enumerate() {
+                plain.push(ok.then(|| self.text(i)));
+            }
+            plain
+        }
+    }
+
+    impl TextCells {
+        pub(crate) fn with_capacity(capacity: usize) -> Self {
+            Self::Dictionary(Dictionary::with_capacity(capacity))
+        }
+
+        /// Appends a cell. `valid` holds the validity of the cells before this one.
+        pub(crate) fn push(&mut self, text: Option<&str>, valid: &[bool]) {
+            match self {
+                Self::Plain(cells) => cells.push(text),
+                Self::Dictionary(dict) => {
+                    let key = text.map_or(0, |t| dict.intern(t));
+                    dict.keys.push(key);
+                    let cells = dict.keys.len();
+                    if cells >= dict.next_check {
+                        dict.next_check = cells.saturating_mul(2);
+                        if too_dense(dict.texts.len(), cells) {
+                            let mut plain = dict.to_plain(valid);
+                            // `valid` does not hold this cell yet; `to_plain` stopped before it.
+                            plain.push(text);
+                            *self = Self::Plain(plain);
+                        }
+                    }
+                }
+            }
+        }
+
+        /// Text of cell `i` (empty for a null cell).
+        pub(crate) fn get(&self, i: usize) -> &str {
+            match self {
+                Self::Plain(cells) => {
+                    if i < cells.len() {
+                        cells.value(i)
+                    } else {
+                        ""
+                    }
+                }
+                Self::Dictionary(dict) => dict.text(i),
+            }
+        }
+
+        /// Bytes of text held (each distinct text once for a dictionary).
+        pub(crate) fn text_bytes(&self) -> usize {
+            match self {
+                Self::Plain(cells) => cells.total_bytes_len(),
+                Self::Dictionary(dict) => dict.texts.total_bytes_len(),
+            }
+        }
+
+        /// Whether the cells are kept as a dictionary.
+        pub(crate) fn is_dictionary(&self) -> bool {
+            matches!(self, Self::Dictionary(_))
+        }
+
+        /// Moves the cells out as an Arrow array — a `Dictionary(UInt32, Utf8View)` array, or a
+        /// `Utf8View` array when the dictionary is too dense or empty — leaving an empty
+        /// dictionary column of the same capacity.
+        ///
+        /// # Errors
+        ///
+        /// Arrow's message if it rejects the dictionary (keys are in range by construction).
+        pub(crate) fn take_arrow(&mut self, valid: &[bool]) -> Result<Box<dyn Array>, String> {
+            let taken = std::mem::replace(self, Self::with_capacity(valid.len()));
+            let dict = match taken {
+                Self::Plain(cells) => return Ok(plain_array(cells, valid)),
+                Self::Dictionary(dict) => dict,
+            };
+            if dict.texts.is_empty() || too_dense(dict.texts.len(), valid.len()) {
+                return Ok(plain_array(dict.to_plain(valid), valid));
+            }
+            let validity: Option<Bitmap> =
+                valid.contains(&false).then(|| valid.iter().copied().collect());
+            let keys = PrimitiveArray::new(ArrowDataType::UInt32, dict.keys.into(), validity);
+            let texts: polars_arrow::array::Utf8ViewArray = dict.texts.into();
+            let dtype = ArrowDataType::Dictionary(
+                IntegerType::UInt32,
+                Box::new(ArrowDataType::Utf8View),
+                false,
+            );
+            // Every key indexes `texts` (null cells hold 0 and `texts` is not empty).
+            DictionaryArray::try_new(dtype, keys, texts.boxed())
+                .map(|array| array.boxed())
+                .map_err(|e| e.to_string())
+        }
+    }
+
+    /// A plain `Utf8View` array of the cells. The builder already tracks nulls, so `valid` is
+    /// only checked against its length.
+    fn plain_array(cells: MutablePlString, valid: &[bool]) -> Box<dyn Array> {
+        debug_assert_eq!(cells.len(), valid.len());
+        let array: polars_arrow::array::Utf8ViewArray = cells.into();
+        array.boxed()
+    }
+}
+
+#[cfg(not(feature = "parquet"))]
+mod offsets {
+    /// The cells of a text column as one string and an end offset per cell.
+    #[derive(Debug, Clone, Default)]
+    pub(crate) struct TextCells {
+        data: String,
+        ends: Vec<usize>,
+    }
+
+    impl TextCells {
+        pub(crate) fn with_capacity(capacity: usize) -> Self {
+            Self { data: String::new(), ends: Vec::with_capacity(capacity) }
+        }
+
+        /// Appends a cell (`valid` is unused here: nulls are empty cells).
+        pub(crate) fn push(&mut self, text: Option<&str>, _valid: &[bool]) {
+            if let Some(s) = text {
+                self.data.push_str(s);
+            }
+            self.ends.push(self.data.len());
+        }
+
+        /// Text of cell `i` (empty for a null cell).
+        pub(crate) fn get(&self, i: usize) -> &str {
+            let start = if i == 0 { 0 } else { self.ends.get(i - 1).copied().unwrap_or(0) };
+            let end = self.ends.get(i).copied().unwrap_or(start);
+            self.data.get(start..end).unwrap_or("")
+        }
+
+        /// Bytes of text held.
+        pub(crate) fn text_bytes(&self) -> usize {
+            self.data.len()
+        }
+    }
+}
+
+#[cfg(all(test, feature = "parquet"))]
+mod tests {
+    use polars_arrow::array::{Array, DictionaryArray, Utf8ViewArray};
+    use polars_arrow::datatypes::ArrowDataType;
+
+    use super::TextCells;
+
+    /// Pushes `cells` and returns the column with its validity.
+    fn column(cells: &[Option<String>]) -> (TextCells, Vec<bool>) {
+        let mut text = TextCells::with_capacity(4);
+        let mut valid = Vec::new();
+        for c in cells {
+            text.push(c.as_deref(), &valid);
+            valid.push(c.is_some());
+        }
+        (text, valid)
+    }
+
+    /// The cells of an Arrow array written by `take_arrow`, as text or null.
+    #[allow(clippy::unwrap_used)] // a helper of the tests: another array type is a failure
+    fn cells_of(array: &dyn Array) -> Vec<Option<String>> {
+        let at = |i: usize| -> Option<String> {
+            if !array.is_valid(i) {
+                return None;
+            }
+            if let Some(dict) = array.as_any().downcast_ref::<DictionaryArray<u32>>() {
+                let texts = dict.values().as_any().downcast_ref::<Utf8ViewArray>().unwrap();
+                let key = dict.keys().value(i) as usize;
+                return Some(texts.value(key).to_owned());
+            }
+            let plain = array.as_any().downcast_ref::<Utf8ViewArray>().unwrap();
+            Some(plain.value(i).to_owned())
+        };
+        (0..array.len()).map(at).collect()
+    }
+
+    #[test]
+    fn few_distinct_texts_stay_a_dictionary_in_order_of_first_appearance() {
+        let pops = ["FRA56-P1", "IAD89-C2", "NRT57-P3"];
+        let cells: Vec<Option<String>> =
+            (0..5000).map(|i| (i % 7 != 3).then(|| pops[(i * 5 / 3) % 3].to_owned())).collect();
+        let (mut text, valid) = column(&cells);
+        assert!(text.is_dictionary());
+        assert_eq!((text.get(0), text.get(1)), ("FRA56-P1", "IAD89-C2"));
+        assert_eq!(text.text_bytes(), 3 * 8, "each text is held once");
+        let array = text.take_arrow(&valid).unwrap();
+        assert!(matches!(array.dtype(), ArrowDataType::Dictionary(..)));
+        let dict = array.as_any().downcast_ref::<DictionaryArray<u32>>().unwrap();
+        let texts = dict.values().as_any().downcast_ref::<Utf8ViewArray>().unwrap();
+        let order: Vec<&str> = texts.values_iter().collect();
+        assert_eq!(order, ["FRA56-P1", "IAD89-C2", "NRT57-P3"]);
+        assert_eq!(cells_of(array.as_ref()), cells);
+        assert_eq!(array.null_count(), cells.iter().filter(|c| c.is_none()).count());
+        // The column is empty again, and a dictionary again.
+        assert!(text.is_dictionary());
+        assert_eq!(text.text_bytes(), 0);
+    }
+
+    #[test]
+    fn mostly_distinct_texts_turn_plain_without_losing_a_cell() {
+        // Nulls and repeats before the first check, all distinct after.
+        let cells: Vec<Option<String>> = (0..3000)
+            .map(|i| match i {
+                0..=99 => None,
+                100..=199 => Some("same".to_owned()),
+                _ => Some(format!("request-{i:08}-{}", "x".repeat(i % 13))),
+            })
+            .collect();
+        let (mut text, valid) = column(&cells[..1023]);
+        assert!(text.is_dictionary(), "no check before 1,024 cells");
+        let mut valid = valid;
+        for c in &cells[1023..] {
+            text.push(c.as_deref(), &valid);
+            valid.push(c.is_some());
+        }
+        assert!(!text.is_dictionary(), "turned plain at the check");
+        for (i, c) in cells.iter().enumerate() {
+            assert_eq!(c.as_deref().unwrap_or(""), text.get(i), "cell {i}");
+        }
+        let array = text.take_arrow(&valid).unwrap();
+        assert_eq!(array.dtype(), &ArrowDataType::Utf8View);
+        assert_eq!(cells_of(array.as_ref()), cells);
+        assert!(text.is_dictionary(), "the next row group starts as a dictionary");
+    }
+
+    #[test]
+    fn a_dense_dictionary_below_the_first_check_is_written_plain() {
+        let cells: Vec<Option<String>> = (0..200).map(|i| Some(format!("id-{i}"))).collect();
+        let (mut text, valid) = column(&cells);
+        assert!(text.is_dictionary());
+        let array = text.take_arrow(&valid).unwrap();
+        assert_eq!(array.dtype(), &ArrowDataType::Utf8View);
+        assert_eq!(cells_of(array.as_ref()), cells);
+    }
+
+    #[test]
+    fn an_all_null_column_is_written_plain() {
+        let cells = vec![None; 10];
+        let (mut text, valid) = column(&cells);
+        let array = text.take_arrow(&valid).unwrap();
+        assert_eq!(array.dtype(), &ArrowDataType::Utf8View);
+        assert_eq!(array.null_count(), 10);
+    }
+}
