@@ -116,6 +116,7 @@ impl StrColumn {
         Self { cells: TextCells::with_capacity(capacity), valid: Vec::with_capacity(capacity) }
     }
 
+    #[inline]
     fn push(&mut self, v: Option<&str>) {
         self.cells.push(v, &self.valid);
         self.valid.push(v.is_some());
