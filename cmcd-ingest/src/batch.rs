@@ -91,7 +91,7 @@ impl<T: Copy + Default> Values<T> {
     }
 }
 
-/// A text column without one allocation per cell: the cells' text ([`crate::text`], a
+/// A text column without one allocation per cell: the cells' text (the crate's `text` module: a
 /// dictionary or plain with the `parquet` feature) and a validity flag per cell.
 #[derive(Debug, Clone)]
 pub struct StrColumn {
