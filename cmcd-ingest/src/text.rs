@@ -83,10 +83,10 @@ mod dictionary {
         /// The key of `text`, interning it when new.
         fn intern(&mut self, text: &str) -> u32 {
             let Self { texts, index, hasher, last, .. } = self;
-            if let Some(key) = *last {
-                if texts.value(key as usize) == text {
-                    return key;
-                }
+            if let Some(key) = *last
+                && texts.value(key as usize) == text
+            {
+                return key;
             }
             let hash = hasher.hash_one(text);
             let key = if let Some(&key) = index.find(hash, |&k| texts.value(k as usize) == text) {
