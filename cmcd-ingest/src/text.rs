@@ -21,7 +21,7 @@ pub(crate) use offsets::TextCells;
 
 #[cfg(feature = "parquet")]
 mod dictionary {
-    use std::hash::BuildHasher;
+    use std::hash::{BuildHasher, RandomState};
 
     use foldhash::fast::FixedState;
     use hashbrown::HashTable;
@@ -59,7 +59,8 @@ mod dictionary {
         texts: MutablePlString,
         index: HashTable<u32>,
         keys: Vec<u32>,
-        /// Fixed seed: the same input gives the same dictionary order and so the same bytes.
+        /// Seeded per process: log text is untrusted, and the hash only finds texts — the
+        /// dictionary's order is first appearance, so the bytes written do not depend on it.
         hasher: FixedState,
         /// Cell count at which density is checked next.
         next_check: usize,
@@ -74,7 +75,7 @@ mod dictionary {
                 texts: MutablePlString::new(),
                 index: HashTable::new(),
                 keys: Vec::with_capacity(capacity),
-                hasher: FixedState::with_seed(0),
+                hasher: FixedState::with_seed(RandomState::new().hash_one(0x5eed_u64)),
                 next_check: FIRST_CHECK,
                 last: None,
             }
@@ -303,6 +304,24 @@ mod tests {
         // The column is empty again, and a dictionary again.
         assert!(text.is_dictionary());
         assert_eq!(text.text_bytes(), 0);
+    }
+
+    #[test]
+    fn the_dictionary_does_not_depend_on_the_hash_seed() {
+        // Each column draws its own seed; the order of the texts is first appearance.
+        let cells: Vec<Option<String>> =
+            (0..3000).map(|i| Some(format!("edge-{}", (i * 7919) % 401))).collect();
+        let (mut a, valid) = column(&cells);
+        let (mut b, _) = column(&cells);
+        let (a, b) = (a.take_arrow(&valid).unwrap(), b.take_arrow(&valid).unwrap());
+        assert!(matches!(a.dtype(), ArrowDataType::Dictionary(..)));
+        let texts = |array: &dyn Array| -> Vec<String> {
+            let dict = array.as_any().downcast_ref::<DictionaryArray<u32>>().unwrap();
+            let values = dict.values().as_any().downcast_ref::<Utf8ViewArray>().unwrap();
+            values.values_iter().map(str::to_owned).collect()
+        };
+        assert_eq!(texts(a.as_ref()), texts(b.as_ref()));
+        assert_eq!(cells_of(a.as_ref()), cells_of(b.as_ref()));
     }
 
     #[test]
