@@ -154,12 +154,6 @@ impl StrColumn {
         self.cells.text_bytes()
     }
 
-    /// Whether the column currently keeps its cells as a dictionary.
-    #[cfg(feature = "parquet")]
-    pub fn is_dictionary(&self) -> bool {
-        self.cells.is_dictionary()
-    }
-
     /// Moves the cells out as an Arrow array (dictionary or plain string-view), leaving the
     /// column empty.
     ///

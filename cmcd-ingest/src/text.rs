@@ -36,7 +36,8 @@ mod dictionary {
     const DENSE_NUM: usize = 3;
     const DENSE_DEN: usize = 4;
 
-    /// First cell count at which a dictionary's density is checked; then at every doubling.
+    /// First cell count at which a dictionary's density is checked; then at every doubling
+    /// (every power of two from here).
     const FIRST_CHECK: usize = 1024;
 
     /// Whether `distinct` texts over `cells` cells make too dense a dictionary.
@@ -62,8 +63,6 @@ mod dictionary {
         /// Seeded per process: log text is untrusted, and the hash only finds texts — the
         /// dictionary's order is first appearance, so the bytes written do not depend on it.
         hasher: FixedState,
-        /// Cell count at which density is checked next.
-        next_check: usize,
         /// Key of the last text interned or found: log columns often repeat the previous
         /// row's value, which is then found with one comparison instead of a hash and probe.
         last: Option<u32>,
@@ -76,7 +75,6 @@ mod dictionary {
                 index: HashTable::new(),
                 keys: Vec::with_capacity(capacity),
                 hasher: FixedState::with_seed(RandomState::new().hash_one(0x5eed_u64)),
-                next_check: FIRST_CHECK,
                 last: None,
             }
         }
@@ -131,14 +129,14 @@ mod dictionary {
                     let key = text.map_or(0, |t| dict.intern(t));
                     dict.keys.push(key);
                     let cells = dict.keys.len();
-                    if cells >= dict.next_check {
-                        dict.next_check = cells.saturating_mul(2);
-                        if too_dense(dict.texts.len(), cells) {
-                            let mut plain = dict.to_plain(valid);
-                            // `valid` does not hold this cell yet; `to_plain` stopped before it.
-                            plain.push(text);
-                            *self = Self::Plain(plain);
-                        }
+                    if cells >= FIRST_CHECK
+                        && cells.is_power_of_two()
+                        && too_dense(dict.texts.len(), cells)
+                    {
+                        let mut plain = dict.to_plain(valid);
+                        // `valid` does not hold this cell yet; `to_plain` stopped before it.
+                        plain.push(text);
+                        *self = Self::Plain(plain);
                     }
                 }
             }
@@ -167,6 +165,7 @@ mod dictionary {
         }
 
         /// Whether the cells are kept as a dictionary.
+        #[cfg(test)]
         pub(crate) fn is_dictionary(&self) -> bool {
             matches!(self, Self::Dictionary(_))
         }
