@@ -196,8 +196,19 @@ fn decode_payload(record: &Record<'_>, out: &mut Cmcd) -> (Option<Report>, Optio
     } else {
         std::borrow::Cow::Borrowed(raw)
     };
-    out.raw = Some(crate::line::percent_decode(&spaced).into_owned());
-    match cmcd::decode_query(query, Policy::Lenient) {
+    // Decoded once, for `cmcd_raw` and for the decoder (`+` is a space: the payload is form
+    // data, CTA-5004-B §2.2).
+    let payload = crate::line::percent_decode_bytes(spaced.as_bytes());
+    out.raw = Some(match std::str::from_utf8(&payload) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(&payload).into_owned(), // the slow path, rarely
+    });
+    let report = if raw.len() > cmcd::MAX_PAYLOAD_LEN {
+        cmcd::decode_query(query, Policy::Lenient) // refused on the sent length, as it says
+    } else {
+        cmcd::decode_query_payload(&payload, Policy::Lenient)
+    };
+    match report {
         Ok(r) => (Some(r), Some(Origin::Query)),
         Err(e) => {
             out.error = Some(e.code());
@@ -387,18 +398,46 @@ pub fn smd_session_id(uri_stem: &str) -> Option<&str> {
     };
     let rest = path.strip_prefix('/')?;
     let segment = rest.get(..memchr::memchr(b'/', rest.as_bytes()).unwrap_or(rest.len()))?;
-    let mut parts = segment.split('.');
-    let (sid, h, p, s) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
+    // `<sid>.<header>.<payload>.<signature>`: a table lookup per byte (the JWT is most of
+    // the path and every row asks).
+    let (sid, jwt) = split_at_byte(segment, b'.')?;
     let sid_ok = (1..=200).contains(&sid.len())
-        && sid.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'~'));
-    let b64 = |t: &str| {
-        !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    };
-    (sid_ok && b64(h) && b64(p) && b64(s)).then_some(sid)
+        && sid.bytes().all(|b| TOKEN_BYTES[usize::from(b)] & (BASE64URL | SID_EXTRA) != 0);
+    let mut dots = 0;
+    let mut previous = b'.';
+    for b in jwt.bytes() {
+        if b == b'.' {
+            if previous == b'.' {
+                return None; // an empty part
+            }
+            dots += 1;
+        } else if TOKEN_BYTES[usize::from(b)] & BASE64URL == 0 {
+            return None;
+        }
+        previous = b;
+    }
+    (sid_ok && dots == 2 && previous != b'.').then_some(sid)
 }
+
+/// [`TOKEN_BYTES`] class: the base64url alphabet.
+const BASE64URL: u8 = 1;
+/// [`TOKEN_BYTES`] class: the further byte a session id may hold (`~`).
+const SID_EXTRA: u8 = 2;
+
+/// Byte classes of an SMD token path segment.
+static TOKEN_BYTES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' {
+            t[b] = BASE64URL;
+        }
+        b += 1;
+    }
+    t[b'~' as usize] = SID_EXTRA;
+    t
+};
 
 #[cfg(test)]
 mod tests {
@@ -433,6 +472,14 @@ mod tests {
         assert_eq!(smd_session_id("/s.a.b.c#f"), Some("s"));
         assert_eq!(smd_session_id("/s.a.b.c/x/http://h/t.a.b.c/y"), Some("t"));
         assert_eq!(smd_session_id("s.a.b.c/x"), None);
+        assert_eq!(smd_session_id("/s..b.c/x"), None);
+        assert_eq!(smd_session_id("/s.a.b./x"), None);
+        assert_eq!(smd_session_id("/s.a.b/x"), None);
+        assert_eq!(smd_session_id("/s./x"), None);
+        assert_eq!(smd_session_id("/.a.b.c/x"), None);
+        assert_eq!(smd_session_id("/~s-_.a.b.c/x"), Some("~s-_"));
+        assert_eq!(smd_session_id("/s.a.b.c~/x"), None);
+        assert_eq!(smd_session_id("/s.a.b.\u{e9}/x"), None);
     }
 
     /// The definition the byte-search version must match: std's pattern splits.

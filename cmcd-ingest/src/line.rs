@@ -266,7 +266,7 @@ fn find_tabs(line: &[u8], ends: &mut [usize]) -> Option<usize> {
 }
 
 fn parse_cell(field: Field, raw: &str) -> Result<Cell<'_>, Reason> {
-    if raw == "-" {
+    if let [b'-'] = raw.as_bytes() {
         return Ok(Cell::Null);
     }
     Ok(match field.kind() {
@@ -282,10 +282,11 @@ fn parse_cell(field: Field, raw: &str) -> Result<Cell<'_>, Reason> {
 
 /// A non-negative decimal integer of at most 18 digits.
 fn parse_int(s: &str) -> Option<i64> {
-    if s.is_empty() || s.len() > 18 || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.is_empty() || s.len() > 18 {
         return None;
     }
-    s.parse().ok()
+    // At most 18 digits: no overflow.
+    s.bytes().try_fold(0i64, |n, b| b.is_ascii_digit().then(|| n * 10 + i64::from(b - b'0')))
 }
 
 /// `seconds[.fraction]` → milliseconds, the fraction rounded half up to three digits.
@@ -315,58 +316,78 @@ pub(crate) fn parse_millis(s: &str) -> Option<i64> {
 /// Percent-decodes `%XX` sequences (a `%` without two hex digits stays as is; `+` stays `+`).
 /// Invalid UTF-8 after decoding is replaced with U+FFFD.
 pub fn percent_decode(s: &str) -> Cow<'_, str> {
-    let bytes = s.as_bytes();
-    if memchr::memchr(b'%', bytes).is_none() {
-        return Cow::Borrowed(s);
+    match percent_decode_bytes(s.as_bytes()) {
+        Cow::Borrowed(_) => Cow::Borrowed(s),
+        Cow::Owned(bytes) => Cow::Owned(match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        }),
     }
-    // Escapes of ASCII bytes (nearly all of them in log fields) are decoded into a `String`
-    // directly: the text between escapes is already valid UTF-8, so the result needs no
-    // second validation pass. The first escape of a byte ≥ 0x80 switches to the byte path.
-    let mut out = String::with_capacity(bytes.len());
-    let mut copied = 0;
-    for i in memchr::memchr_iter(b'%', bytes) {
-        if i < copied {
-            continue; // inside an escape already decoded
-        }
-        let Some(b) = escaped_byte(bytes, i) else { continue };
-        if !b.is_ascii() {
-            return Cow::Owned(percent_decode_bytes(bytes));
-        }
-        // `i` is a `%` and `copied` follows an ASCII escape: both are char boundaries.
-        out.push_str(s.get(copied..i).unwrap_or_default());
-        out.push(char::from(b));
-        copied = i + 3;
+}
+
+/// [`percent_decode`] without the UTF-8 step: the decoded bytes.
+pub(crate) fn percent_decode_bytes(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let Some(first) = memchr::memchr(b'%', bytes) else {
+        return Cow::Borrowed(bytes);
+    };
+    // Header fields have an escape every ten bytes or so: the text between two escapes is
+    // copied eight bytes at a time into a buffer with eight bytes of slack, the copy cut back
+    // to the next `%` (found in the same word), so an escape costs a few instructions instead
+    // of a search call and a `String` append.
+    let mut out = vec![0u8; bytes.len() + 8];
+    let mut written = first;
+    if let (Some(dst), Some(src)) = (out.get_mut(..first), bytes.get(..first)) {
+        dst.copy_from_slice(src);
     }
-    out.push_str(s.get(copied..).unwrap_or_default());
+    let mut rest = bytes.get(first..).unwrap_or_default();
+    loop {
+        let byte = match rest {
+            [] => break,
+            [b'%', h, l, after @ ..] if (hex_value(*h) | hex_value(*l)) < 16 => {
+                rest = after;
+                hex_value(*h) << 4 | hex_value(*l)
+            }
+            [b, after @ ..] => {
+                rest = after;
+                *b
+            }
+        };
+        if let Some(dst) = out.get_mut(written) {
+            *dst = byte;
+        }
+        written += 1;
+        while let Some(chunk) = rest.first_chunk::<8>() {
+            if let Some(dst) = out.get_mut(written..written + 8) {
+                dst.copy_from_slice(chunk);
+            }
+            let plain = (percent_mask(u64::from_le_bytes(*chunk)).trailing_zeros() / 8) as usize;
+            written += plain;
+            rest = rest.get(plain..).unwrap_or_default();
+            if plain < 8 {
+                break;
+            }
+        }
+    }
+    out.truncate(written);
     Cow::Owned(out)
 }
 
-/// The byte of the `%XX` escape at `i`, if `bytes[i..]` is one.
-fn escaped_byte(bytes: &[u8], i: usize) -> Option<u8> {
-    let hex = |j: usize| bytes.get(j).and_then(|c| char::from(*c).to_digit(16));
-    let (h, l) = (hex(i + 1)?, hex(i + 2)?);
-    u8::try_from(h * 16 + l).ok()
+/// Bit 7 of each byte of `word` that is `%`, exact up to the lowest set bit (a borrow can
+/// only add bits above a real match), which is all the caller reads.
+const fn percent_mask(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let x = word ^ (ONES * b'%' as u64);
+    x.wrapping_sub(ONES) & !x & HIGHS
 }
 
-/// [`percent_decode`] for text whose escapes produce non-ASCII bytes: decoded as bytes, then
-/// checked as UTF-8 (U+FFFD for invalid sequences).
-fn percent_decode_bytes(bytes: &[u8]) -> String {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut copied = 0;
-    for i in memchr::memchr_iter(b'%', bytes) {
-        if i < copied {
-            continue;
-        }
-        if let Some(b) = escaped_byte(bytes, i) {
-            out.extend_from_slice(bytes.get(copied..i).unwrap_or_default());
-            out.push(b);
-            copied = i + 3;
-        }
-    }
-    out.extend_from_slice(bytes.get(copied..).unwrap_or_default());
-    match String::from_utf8(out) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+/// The value of hex digit `b`; 0xFF for bytes that are not hex digits.
+fn hex_value(b: u8) -> u8 {
+    match b {
+        b'0'..=b'9' => b - b'0',
+        b'a'..=b'f' => b - b'a' + 10,
+        b'A'..=b'F' => b - b'A' + 10,
+        _ => 0xFF,
     }
 }
 

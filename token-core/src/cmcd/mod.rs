@@ -86,8 +86,8 @@ pub use key::{Key, KeyInfo, Kind, Shard, Unit, is_custom_key};
 pub use report::{Dropped, Iter, Leniencies, Leniency, Policy, Report};
 pub use transport::{
     BODY_MEDIA_TYPES, MAX_BODY_LEN, MAX_PAYLOAD_LEN, decode_body, decode_dict, decode_headers,
-    decode_query, decode_request, decode_url, header_dictionary, header_lines, is_body_media_type,
-    query_dictionary,
+    decode_query, decode_query_payload, decode_request, decode_url, header_dictionary,
+    header_lines, is_body_media_type, query_dictionary,
 };
 pub use value::{
     EventType, NextObject, ObjectType, PlayerState, Sample, Samples, StreamType, StreamingFormat,

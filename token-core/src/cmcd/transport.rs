@@ -269,10 +269,34 @@ pub fn decode_query(query: &str, policy: Policy) -> Result<Report, Error> {
         } else {
             percent_decode(raw.as_bytes(), true)
         };
+    decode_query_payload(&payload, policy)
+}
+
+/// Decodes the value of a `CMCD=` query argument that the caller has already percent-decoded
+/// once (`+` as a space): what [`decode_query`] does after its own percent-decode, including
+/// the lenient second decode. For callers that keep the decoded payload too (a log pipeline
+/// storing it as text), so that it is decoded once, not twice.
+///
+/// # Errors
+///
+/// As [`decode_query`]; [`Error::TooLarge`] when `payload` exceeds [`MAX_PAYLOAD_LEN`].
+///
+/// # Examples
+///
+/// ```
+/// use token_core::cmcd::{self, Policy};
+///
+/// let query = "CMCD=bl%3D21300%2Csid%3D%22a%2Bb%22";
+/// let r = cmcd::decode_query_payload(br#"bl=21300,sid="a+b""#, Policy::Strict)?;
+/// assert_eq!(r, cmcd::decode_query(query, Policy::Strict)?);
+/// # Ok::<(), cmcd::Error>(())
+/// ```
+pub fn decode_query_payload(payload: &[u8], policy: Policy) -> Result<Report, Error> {
+    check_len(payload.len(), MAX_PAYLOAD_LEN)?;
     let mut report = Report::new();
-    match parse_into(&mut report, &payload, policy) {
+    match parse_into(&mut report, payload, policy) {
         Err(Error::Syntax(first)) if policy == Policy::Lenient && payload.contains(&b'%') => {
-            let twice = percent_decode(&payload, true);
+            let twice = percent_decode(payload, true);
             let mut retry = Report::new();
             if parse_into(&mut retry, &twice, policy).is_err() {
                 return Err(Error::Syntax(first));
