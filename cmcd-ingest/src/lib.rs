@@ -39,6 +39,8 @@
 //! mapping, and a stream consumer hands its ranges to `range::encode_range` the same way.
 
 pub mod batch;
+#[cfg(feature = "parquet")]
+mod compress;
 pub mod error;
 pub mod extract;
 pub mod field;

@@ -25,12 +25,13 @@ use polars_arrow::bitmap::Bitmap;
 use polars_arrow::datatypes::{ArrowDataType, ArrowSchema};
 use polars_parquet::read::ParquetError;
 use polars_parquet::write::{
-    CompressionOptions, Compressor, DynIter, DynStreamingIterator, Encoding,
-    FallibleStreamingIterator, FileWriter, ParquetType, StatisticsOptions, Version, WriteOptions,
-    array_to_columns, get_dtype_encoding,
+    CompressionOptions, DynIter, DynStreamingIterator, Encoding, FallibleStreamingIterator,
+    FileWriter, ParquetType, StatisticsOptions, Version, WriteOptions, array_to_columns,
+    get_dtype_encoding,
 };
 
 use crate::batch::{Batch, ColumnData};
+use crate::compress::{PageCompressor, SharedContext};
 use crate::error::Error;
 use crate::schema::{ColumnType, Table};
 use crate::sink::{EncodedFile, Encoder};
@@ -189,6 +190,7 @@ pub struct ParquetFile {
     writer: FileWriter<SharedBuf>,
     columns: Vec<ParquetType>,
     options: WriteOptions,
+    zstd: SharedContext,
 }
 
 impl std::fmt::Debug for ParquetFile {
@@ -212,7 +214,9 @@ impl Encoder for ParquetEncoder {
         let writer = FileWriter::try_new(buf.clone(), arrow_schema(table), options)
             .map_err(|e| encode_error(table, &e))?;
         let columns = writer.parquet_schema().fields().to_vec();
-        Ok(ParquetFile { table, buf, writer, columns, options })
+        let zstd =
+            SharedContext::new(level.compression_level()).map_err(|e| encode_error(table, &e))?;
+        Ok(ParquetFile { table, buf, writer, columns, options, zstd })
     }
 
     fn extension(&self) -> &'static str {
@@ -235,8 +239,8 @@ impl EncodedFile for ParquetFile {
             for leaf in pages {
                 let pages = leaf
                     .map(|page| page.map_err(|e| ParquetError::FeatureNotSupported(e.to_string())));
-                let compressed = Compressor::new_from_vec(pages, self.options.compression, vec![])
-                    .map_err(PolarsError::from);
+                let compressed =
+                    PageCompressor::new(pages, self.zstd.clone()).map_err(PolarsError::from);
                 columns.push(Ok(DynStreamingIterator::new(compressed)));
             }
         }
@@ -309,5 +313,58 @@ mod tests {
         let bytes = file.finish().unwrap();
         assert_eq!(&bytes[..4], b"PAR1");
         assert_eq!(&bytes[bytes.len() - 4..], b"PAR1");
+    }
+
+    /// One ZSTD context per file (`crate::compress`) writes the same bytes as polars' page
+    /// compressor, which makes a context per page: same frames, same file.
+    #[test]
+    fn one_context_writes_the_same_frames() {
+        use polars_parquet::write::Compressor;
+
+        let fields = FieldSet::all();
+        let lines = crate::generate::Generator::new(crate::generate::Config {
+            sessions: 4,
+            minutes: 3,
+            bad_line_every: 0,
+            ..Default::default()
+        });
+        let mut batch = Batch::new(schema::requests(), 64);
+        for line in lines.take(3000) {
+            let request = Request::parse(&fields, line.as_bytes()).unwrap();
+            batch.push_row(|c| request.datum(c.source));
+        }
+        let mut copy = batch.clone();
+
+        let mut file = ParquetEncoder::default().create(schema::requests()).unwrap();
+        file.write(&mut batch).unwrap();
+        let ours = file.finish().unwrap();
+
+        let level = ZstdLevel::try_new(ParquetEncoder::DEFAULT_ZSTD_LEVEL).unwrap();
+        let options = WriteOptions {
+            statistics: StatisticsOptions::default(),
+            version: Version::V1,
+            compression: CompressionOptions::Zstd(Some(level)),
+            data_page_size: None,
+        };
+        let buf = SharedBuf::default();
+        let mut writer =
+            FileWriter::try_new(buf.clone(), arrow_schema(schema::requests()), options).unwrap();
+        let types = writer.parquet_schema().fields().to_vec();
+        let mut columns = Vec::new();
+        for (array, ty) in to_arrays(&mut copy).unwrap().iter().zip(&types) {
+            let encoding = encoding(array.as_ref());
+            for leaf in array_to_columns(array, ty.clone(), options, &[encoding]).unwrap() {
+                let pages = leaf.map(|p| p.map_err(|e| ParquetError::OutOfSpec(e.to_string())));
+                let compressed = Compressor::new_from_vec(pages, options.compression, vec![])
+                    .map_err(PolarsError::from);
+                columns.push(Ok(DynStreamingIterator::new(compressed)));
+            }
+        }
+        writer.write(copy.len() as u64, DynIter::new(columns.into_iter())).unwrap();
+        writer.end(None).unwrap();
+        drop(writer);
+        let polars = buf.take();
+        assert!(ours.len() > 10_000);
+        assert!(ours == polars, "{} bytes against polars' {} bytes", ours.len(), polars.len());
     }
 }
