@@ -116,10 +116,9 @@ impl StrColumn {
         Self { cells: TextCells::with_capacity(capacity), valid: Vec::with_capacity(capacity) }
     }
 
-    #[inline]
-    fn push(&mut self, v: Option<&str>) {
-        self.cells.push(v, &self.valid);
-        self.valid.push(v.is_some());
+    /// Appends cells; returns the bytes of text appended.
+    fn extend<'t>(&mut self, texts: impl IntoIterator<Item = Option<&'t str>>) -> usize {
+        self.cells.extend(texts, &mut self.valid)
     }
 
     fn clear(&mut self) {
@@ -276,13 +275,7 @@ impl Batch {
         for (col, data) in self.table.columns.iter().zip(&mut self.columns) {
             let mut datum = |row| value(row, col);
             match data {
-                ColumnData::Str(c) => {
-                    for row in rows {
-                        let s = datum(row).as_str();
-                        bytes += s.map_or(0, str::len);
-                        c.push(s);
-                    }
-                }
+                ColumnData::Str(c) => bytes += c.extend(rows.iter().map(|row| datum(row).as_str())),
                 ColumnData::Int(c) => c.fill(rows, datum, Datum::as_int),
                 ColumnData::Float(c) => c.fill(rows, datum, Datum::as_float),
                 ColumnData::Bool(c) => c.fill(rows, datum, Datum::as_bool),

@@ -199,7 +199,7 @@ fn decode_payload(record: &Record<'_>, out: &mut Cmcd) -> (Option<Report>, Optio
     // Decoded once, for `cmcd_raw` and for the decoder (`+` is a space: the payload is form
     // data, CTA-5004-B §2.2).
     let payload = crate::line::percent_decode_bytes(spaced.as_bytes());
-    out.raw = Some(match std::str::from_utf8(&payload) {
+    out.raw = Some(match simdutf8::basic::from_utf8(&payload) {
         Ok(text) => text.to_owned(),
         Err(_) => String::from_utf8_lossy(&payload).into_owned(), // the slow path, rarely
     });

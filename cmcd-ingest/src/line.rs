@@ -208,7 +208,7 @@ pub fn parse_into<'a>(
     if n + 1 != fields.len() {
         return Err(Reason::FieldCount);
     }
-    let line = std::str::from_utf8(line).map_err(|_| Reason::BadUtf8)?;
+    let line = simdutf8::basic::from_utf8(line).map_err(|_| Reason::BadUtf8)?;
     if fields.len() != FIELD_COUNT {
         for field in Field::ALL {
             if !fields.contains(field) {

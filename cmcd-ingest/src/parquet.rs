@@ -350,6 +350,7 @@ mod tests {
         let mut writer =
             FileWriter::try_new(buf.clone(), arrow_schema(schema::requests()), options).unwrap();
         let types = writer.parquet_schema().fields().to_vec();
+        let rows = copy.len() as u64;
         let mut columns = Vec::new();
         for (array, ty) in to_arrays(&mut copy).unwrap().iter().zip(&types) {
             let encoding = encoding(array.as_ref());
@@ -360,7 +361,7 @@ mod tests {
                 columns.push(Ok(DynStreamingIterator::new(compressed)));
             }
         }
-        writer.write(copy.len() as u64, DynIter::new(columns.into_iter())).unwrap();
+        writer.write(rows, DynIter::new(columns.into_iter())).unwrap();
         writer.end(None).unwrap();
         drop(writer);
         let polars = buf.take();
