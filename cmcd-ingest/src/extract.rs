@@ -151,33 +151,35 @@ pub fn extract(fields: &FieldSet, record: &Record<'_>) -> Cmcd {
 fn decode_payload(record: &Record<'_>, out: &mut Cmcd) -> (Option<Report>, Option<Origin>) {
     let mut headers: Vec<(&str, &str)> = Vec::new();
     if let Some(block) = record.text(Field::CsHeaders) {
-        let lines = memchr::memchr_iter(b'\n', block.as_bytes()).count() + 1;
+        // One pass over the lines: the CMCD ones are kept, the others counted.
+        let mut lines = 0;
+        let mut last_kept = false;
+        for line in block.split('\n') {
+            lines += 1;
+            last_kept = false;
+            if let Some(header) = cmcd_header(line) {
+                headers.push(header);
+                last_kept = true;
+            }
+        }
         let counted = record.int(Field::CsHeadersCount);
         let truncated = encoded_len_reaches(block, HEADERS_TRUNCATION_LEN)
             || counted.is_some_and(|n| usize::try_from(n).is_ok_and(|n| n > lines));
         out.headers_truncated = truncated;
         // The last line of a truncated block may be cut anywhere: it is not decoded.
-        let complete = if truncated { lines - 1 } else { lines };
-        let mut start = 0;
-        let ends = memchr::memchr_iter(b'\n', block.as_bytes()).chain([block.len()]);
-        headers = ends
-            .map(|end| {
-                // `\n` is ASCII: both ends are char boundaries.
-                let line = block.get(start..end).unwrap_or_default();
-                start = end + 1;
-                line
-            })
-            .take(complete)
-            .filter(|l| l.trim_start().get(..5).is_some_and(|p| p.eq_ignore_ascii_case("cmcd-")))
-            .filter_map(|l| split_at_byte(l, b':'))
-            .map(|(n, v)| (n.trim(), v.trim_matches([' ', '\t'])))
-            // The line starts with `cmcd-` (no colon in it), so the name does too; it needs a
-            // suffix to be a CMCD header.
-            .filter(|(n, _)| n.len() > 5)
-            .collect();
+        if truncated && last_kept {
+            headers.pop();
+        }
     }
     if !headers.is_empty() {
-        out.raw = Some(headers.iter().map(|(_, v)| *v).collect::<Vec<_>>().join(","));
+        let mut raw = String::with_capacity(headers.iter().map(|(_, v)| v.len() + 1).sum());
+        for (i, (_, value)) in headers.iter().enumerate() {
+            if i > 0 {
+                raw.push(',');
+            }
+            raw.push_str(value);
+        }
+        out.raw = Some(raw);
         return match cmcd::decode_headers(headers, Policy::Lenient) {
             Ok(r) => (Some(r), Some(Origin::Headers)),
             Err(e) => {
@@ -215,6 +217,28 @@ fn decode_payload(record: &Record<'_>, out: &mut Cmcd) -> (Option<Report>, Optio
             (None, Some(Origin::Query))
         }
     }
+}
+
+/// A `CMCD-*: value` line of `cs-headers` as (name, value), the name trimmed of whitespace,
+/// the value of spaces and TABs; `None` for any other line. The name needs a suffix after
+/// `cmcd-` to be a CMCD header.
+fn cmcd_header(line: &str) -> Option<(&str, &str)> {
+    if !line.trim_start().get(..5)?.eq_ignore_ascii_case("cmcd-") {
+        return None;
+    }
+    let (name, value) = split_at_byte(line, b':')?;
+    let name = name.trim();
+    (name.len() > 5).then(|| (name, trim_blanks(value)))
+}
+
+/// `text` without leading and trailing spaces and TABs (bytes compared, not chars: both are
+/// ASCII, so the cuts are char boundaries).
+fn trim_blanks(text: &str) -> &str {
+    let blank = |c: &u8| *c == b' ' || *c == b'\t';
+    let bytes = text.as_bytes();
+    let start = bytes.iter().position(|c| !blank(c)).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|c| !blank(c)).map_or(start, |i| i + 1);
+    text.get(start..end).unwrap_or_default()
 }
 
 /// `text` split around the first `byte` (ASCII), found with `memchr` (std's `split_once` on
@@ -457,6 +481,25 @@ mod tests {
         assert_eq!(cell_bool("yes"), None);
         assert_eq!(unquote(r#""a\"b""#), "a\"b");
         assert_eq!(unquote("plain"), "plain");
+    }
+
+    #[test]
+    fn cmcd_header_lines() {
+        assert_eq!(cmcd_header("CMCD-Request:bl=21300"), Some(("CMCD-Request", "bl=21300")));
+        assert_eq!(
+            cmcd_header("  cmcd-session \t:  sid=\"a b\" \t"),
+            Some(("cmcd-session", "sid=\"a b\""))
+        );
+        assert_eq!(cmcd_header("\rCMCD-Object:\tbr=3200\r"), Some(("CMCD-Object", "br=3200\r")));
+        assert_eq!(cmcd_header("CMCD-Status:"), Some(("CMCD-Status", "")));
+        assert_eq!(cmcd_header("CMCD-: br=1"), None, "no suffix");
+        assert_eq!(cmcd_header("CMCD-Request br=1"), None, "no colon");
+        assert_eq!(cmcd_header("X-CMCD-Request: br=1"), None);
+        assert_eq!(cmcd_header("Host: example.com"), None);
+        assert_eq!(cmcd_header("CMCé-Request: br=1"), None);
+        assert_eq!(cmcd_header(""), None);
+        assert_eq!(trim_blanks(" \t "), "");
+        assert_eq!(trim_blanks("é "), "é");
     }
 
     #[test]

@@ -289,26 +289,37 @@ fn parse_int(s: &str) -> Option<i64> {
     s.bytes().try_fold(0i64, |n, b| b.is_ascii_digit().then(|| n * 10 + i64::from(b - b'0')))
 }
 
-/// `seconds[.fraction]` → milliseconds, the fraction rounded half up to three digits.
+/// `seconds[.fraction]` → milliseconds, the fraction rounded half up to three digits: 1–12
+/// digits of seconds, and after a `.` 1–9 digits of fraction. One pass over the bytes (five
+/// cells of every line are parsed here).
 pub(crate) fn parse_millis(s: &str) -> Option<i64> {
-    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-    if whole.is_empty() || whole.len() > 12 || !whole.bytes().all(|b| b.is_ascii_digit()) {
+    let (whole, frac) = match memchr::memchr(b'.', s.as_bytes()) {
+        Some(dot) => (s.as_bytes().get(..dot)?, Some(s.as_bytes().get(dot + 1..)?)),
+        None => (s.as_bytes(), None),
+    };
+    if whole.is_empty() || whole.len() > 12 {
         return None;
     }
-    if s.contains('.') && (frac.is_empty() || frac.len() > 9) {
-        return None;
-    }
-    if !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let secs: i64 = whole.parse().ok()?;
+    let digit = |b: &u8| b.is_ascii_digit().then(|| i64::from(b - b'0'));
+    // At most 12 digits: no overflow.
+    let secs = whole.iter().try_fold(0i64, |n, b| Some(n * 10 + digit(b)?))?;
     let mut ms = 0i64;
-    let digits = frac.as_bytes();
-    for i in 0..3 {
-        ms = ms * 10 + digits.get(i).map_or(0, |d| i64::from(d - b'0'));
-    }
-    if digits.get(3).is_some_and(|d| *d >= b'5') {
-        ms += 1;
+    if let Some(frac) = frac {
+        if frac.is_empty() || frac.len() > 9 {
+            return None;
+        }
+        for (i, b) in frac.iter().enumerate() {
+            let d = digit(b)?;
+            match i {
+                0..=2 => ms = ms * 10 + d,
+                3 if d >= 5 => ms += 1,
+                _ => {}
+            }
+        }
+        // Fewer than three digits: scale up (`.5` is 500 ms).
+        for _ in frac.len()..3 {
+            ms *= 10;
+        }
     }
     secs.checked_mul(1000)?.checked_add(ms)
 }
@@ -592,7 +603,33 @@ mod tests {
         String::from_utf8_lossy(&out).into_owned()
     }
 
+    /// The definition the one-pass parser must match, written with std's parsers.
+    fn naive_millis(s: &str) -> Option<i64> {
+        let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+        if whole.is_empty() || whole.len() > 12 || !whole.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        if s.contains('.') && (frac.is_empty() || frac.len() > 9) {
+            return None;
+        }
+        if !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let secs: i64 = whole.parse().ok()?;
+        let padded = format!("{frac:0<3}");
+        let mut ms: i64 = padded[..3].parse().ok()?;
+        if frac.as_bytes().get(3).is_some_and(|d| *d >= b'5') {
+            ms += 1;
+        }
+        secs.checked_mul(1000)?.checked_add(ms)
+    }
+
     proptest::proptest! {
+        #[test]
+        fn millis_match_the_definition(s in "[0-9]{0,14}(\\.[0-9]{0,11})?[.0-9a ]{0,2}") {
+            proptest::prop_assert_eq!(parse_millis(&s), naive_millis(&s));
+        }
+
         #[test]
         fn tabs_found_like_memchr(line in proptest::collection::vec(
             proptest::prop_oneof![
