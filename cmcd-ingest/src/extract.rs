@@ -154,7 +154,12 @@ fn decode_payload(record: &Record<'_>, out: &mut Cmcd) -> (Option<Report>, Optio
         // One pass over the lines: the CMCD ones are kept, the others counted.
         let mut lines = 0;
         let mut last_kept = false;
-        for line in block.split('\n') {
+        let mut start = 0;
+        let ends = memchr::memchr_iter(b'\n', block.as_bytes()).chain([block.len()]);
+        for end in ends {
+            // `\n` is ASCII: both ends are char boundaries.
+            let line = block.get(start..end).unwrap_or_default();
+            start = end + 1;
             lines += 1;
             last_kept = false;
             if let Some(header) = cmcd_header(line) {
