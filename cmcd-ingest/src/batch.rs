@@ -1,7 +1,8 @@
 //! Columnar row buffers: a [`Batch`] holds rows of one table, column by column, in the types of
 //! the schema. The Parquet encoder turns a batch into a row group; tests read it directly.
 
-use crate::schema::{ColumnType, Datum, Table};
+use crate::field::Field;
+use crate::schema::{ColumnType, Datum, Source, Table};
 use crate::text::TextCells;
 
 /// The values of one column.
@@ -38,15 +39,14 @@ impl<T: Copy + Default> Values<T> {
         self.valid.push(v.is_some());
     }
 
-    /// Appends `typed(datum(row))` for each row: null where the datum is not of this type.
-    fn fill<'a, R>(
+    /// Appends `typed(datum)` for each datum: null where the datum is not of this type.
+    fn fill<'a>(
         &mut self,
-        rows: &'a [R],
-        mut datum: impl FnMut(&'a R) -> Datum<'a>,
-        typed: impl Fn(Datum<'a>) -> Option<T>,
+        datums: impl Iterator<Item = Datum<'a>>,
+        typed: fn(Datum<'a>) -> Option<T>,
     ) {
-        for row in rows {
-            self.push(typed(datum(row)));
+        for datum in datums {
+            self.push(typed(datum));
         }
     }
 
@@ -261,26 +261,16 @@ impl Batch {
         self.approx_bytes = 0;
     }
 
-    /// Appends one row per item of `rows`, column by column: `value(row, column)` gives the
-    /// datum of that row in that column. Filling one column at a time keeps the writes
-    /// sequential, which a row at a time across a hundred columns is not.
-    pub fn push_rows<'a, T>(
-        &mut self,
-        rows: &'a [T],
-        mut value: impl FnMut(&'a T, &crate::schema::Column) -> Datum<'a>,
-    ) {
-        // A datum of another type than the column's is stored as null (the schema getters never
-        // produce one). The column's type is matched once per column, not once per cell.
+    /// Appends one row per item of `rows`, column by column. Filling one column at a time
+    /// keeps the writes sequential, which a row at a time across a hundred columns is not; the
+    /// column's source and type are matched once per column, not once per cell.
+    pub fn push_rows<T: Row>(&mut self, rows: &[T]) {
         let mut bytes = 9 * rows.len() * self.columns.len();
         for (col, data) in self.table.columns.iter().zip(&mut self.columns) {
-            let mut datum = |row| value(row, col);
-            match data {
-                ColumnData::Str(c) => bytes += c.extend(rows.iter().map(|row| datum(row).as_str())),
-                ColumnData::Int(c) => c.fill(rows, datum, Datum::as_int),
-                ColumnData::Float(c) => c.fill(rows, datum, Datum::as_float),
-                ColumnData::Bool(c) => c.fill(rows, datum, Datum::as_bool),
-                ColumnData::Millis(c) => c.fill(rows, datum, Datum::as_millis),
-            }
+            bytes += match col.source {
+                Source::Field(f) => append(data, rows.iter().map(|row| row.field(f))),
+                source => append(data, rows.iter().map(|row| row.datum(source))),
+            };
         }
         self.rows += rows.len();
         self.approx_bytes += bytes;
@@ -288,6 +278,36 @@ impl Batch {
 
     /// Appends one row: `value(column)` gives its datum in that column.
     pub fn push_row<'a>(&mut self, mut value: impl FnMut(&crate::schema::Column) -> Datum<'a>) {
-        self.push_rows(&[()], |(), col| value(col));
+        let mut bytes = 9 * self.columns.len();
+        for (col, data) in self.table.columns.iter().zip(&mut self.columns) {
+            bytes += append(data, std::iter::once(value(col)));
+        }
+        self.rows += 1;
+        self.approx_bytes += bytes;
     }
+}
+
+/// A row [`Batch::push_rows`] appends: its datum in each column.
+pub trait Row {
+    /// The datum of the column fed by `source`.
+    fn datum(&self, source: Source) -> Datum<'_>;
+
+    /// The datum of the column of CloudFront field `field` (most columns of `requests`): a row
+    /// holding its fields as cells answers without matching the source again for every cell.
+    fn field(&self, field: Field) -> Datum<'_> {
+        self.datum(Source::Field(field))
+    }
+}
+
+/// Appends `datums` to a column (a datum of another type than the column's is stored as null:
+/// the schema getters never produce one); returns the bytes of text appended.
+fn append<'a>(data: &mut ColumnData, datums: impl Iterator<Item = Datum<'a>>) -> usize {
+    match data {
+        ColumnData::Str(c) => return c.extend(datums.map(|d| d.as_str())),
+        ColumnData::Int(c) => c.fill(datums, Datum::as_int),
+        ColumnData::Float(c) => c.fill(datums, Datum::as_float),
+        ColumnData::Bool(c) => c.fill(datums, Datum::as_bool),
+        ColumnData::Millis(c) => c.fill(datums, Datum::as_millis),
+    }
+    0
 }

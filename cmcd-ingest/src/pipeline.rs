@@ -388,7 +388,7 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
         }
         let rows = self.row_group_rows();
         if let Some(part) = self.open.get_mut(&p) {
-            part.rows.push_rows(block, |req, col| req.datum(col.source));
+            part.rows.push_rows(block);
             if part.rows.len() >= rows {
                 self.flush_rows(p, false)?;
             }

@@ -61,20 +61,37 @@ impl<'a> Request<'a> {
     }
 }
 
+impl crate::batch::Row for Request<'_> {
+    fn datum(&self, source: Source) -> Datum<'_> {
+        Request::datum(self, source)
+    }
+
+    #[inline]
+    fn field(&self, field: Field) -> Datum<'_> {
+        cell_datum(field, self.record.get(field))
+    }
+}
+
+/// The datum of `field`'s cell.
+#[inline]
+fn cell_datum<'c>(field: Field, cell: &'c Cell<'_>) -> Datum<'c> {
+    match cell {
+        Cell::Null => Datum::Null,
+        Cell::Text(t) => Datum::Str(t),
+        Cell::Int(n) => Datum::Int(*n),
+        Cell::Millis(ms) if field == Field::Timestamp => Datum::Millis(*ms),
+        #[allow(clippy::cast_precision_loss)] // ms durations are far below 2^53
+        Cell::Millis(ms) => Datum::Float(*ms as f64 / 1000.0),
+    }
+}
+
 impl Request<'_> {
     /// The value of a `requests` column.
     pub fn datum(&self, source: Source) -> Datum<'_> {
         use CmcdKey as K;
         let c = &self.cmcd;
         match source {
-            Source::Field(f) => match self.record.get(f) {
-                Cell::Null => Datum::Null,
-                Cell::Text(t) => Datum::Str(t),
-                Cell::Int(n) => Datum::Int(*n),
-                Cell::Millis(ms) if f == Field::Timestamp => Datum::Millis(*ms),
-                #[allow(clippy::cast_precision_loss)] // ms durations are far below 2^53
-                Cell::Millis(ms) => Datum::Float(*ms as f64 / 1000.0),
-            },
+            Source::Field(f) => cell_datum(f, self.record.get(f)),
             Source::Cmcd(key) => match key {
                 K::Br => Datum::int(c.br),
                 K::Bl => Datum::int(c.bl),
