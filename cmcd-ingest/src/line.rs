@@ -216,9 +216,13 @@ pub fn parse_into<'a>(
             }
         }
     }
+    // The last cell ends at the end of the line (`n` < FIELD_COUNT: one more TAB than the
+    // configuration's cells was refused above).
+    if let Some(last) = ends.get_mut(n) {
+        *last = line.len();
+    }
     let mut start = 0;
-    for (i, &field) in fields.fields().iter().enumerate() {
-        let end = if i == n { line.len() } else { ends.get(i).copied().unwrap_or(line.len()) };
+    for (&field, &end) in fields.fields().iter().zip(&ends) {
         // TAB is ASCII, so every boundary is a char boundary.
         let raw = line.get(start..end).ok_or(Reason::FieldCount)?;
         record.set(field, parse_cell(field, raw)?);
