@@ -10,7 +10,7 @@
 //!
 //! | input | function |
 //! |---|---|
-//! | query string / URL | [`decode_query`], [`decode_url`] |
+//! | query string / URL | [`decode_query`], [`decode_url`]; [`decode_query_payload`] for a `CMCD=` value already percent-decoded |
 //! | `CMCD-*` headers | [`decode_headers`] (and [`decode_request`], which prefers headers over the query as CTA-5004-B §6 requires) |
 //! | bare dictionary | [`decode_dict`] |
 //! | event-mode body | [`decode_body`] |

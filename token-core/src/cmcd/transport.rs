@@ -487,6 +487,22 @@ mod tests {
         ) {
             proptest::prop_assert_eq!(percent_decode(&input, plus).into_owned(), naive_decode(&input, plus));
         }
+
+        /// A caller that decodes the `CMCD=` value itself gets what `decode_query` gives,
+        /// double-encoded payloads (lenient) and errors included.
+        #[test]
+        fn a_decoded_payload_decodes_like_its_query(
+            value in "(br%3D[0-9]{1,4}|sid%3D%22[a-z+ ]{0,6}%22|bs|ot%3Dv|%252C|%2C|\\+|%|x){0,8}",
+            lenient in proptest::bool::ANY,
+        ) {
+            let policy = if lenient { Policy::Lenient } else { Policy::Strict };
+            let query = format!("a=1&CMCD={value}");
+            let payload = percent_decode(value.as_bytes(), true);
+            proptest::prop_assert_eq!(
+                decode_query_payload(&payload, policy),
+                decode_query(&query, policy)
+            );
+        }
     }
 
     #[test]
