@@ -6,7 +6,8 @@
 //! `ParquetWriter`, called directly so that each column chunk gets its own encoding): ZSTD
 //! compression, statistics (min, max, null count), `timestamp` columns as INT64 with the
 //! logical type TIMESTAMP(MILLIS, UTC), BIGINT as INT64, no unsigned types. The file's Arrow
-//! schema is the one polars' `DataFrame` writer stores for the same columns.
+//! schema is the one polars' `DataFrame` writer stores for the same columns. The pages are
+//! compressed by `crate::compress` (one ZSTD context per file; the same frames as polars').
 //!
 //! Encodings: a text column arrives either as the dictionary [`crate::batch`] built while the
 //! rows were appended — written as a dictionary page and RLE keys, with statistics computed
