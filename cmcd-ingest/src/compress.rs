@@ -5,8 +5,9 @@
 //! buffer before compressing into it; a file has about a hundred pages per row group. Here one
 //! context is made per file and reused for all its pages (zstd then keeps its tables instead
 //! of allocating and clearing them), and each page compresses into the spare capacity of the
-//! buffer of the column's previous page. The frames are the same bytes: same level, same parameters, one frame per
-//! page (the `one_context_writes_the_same_frames` test compares them with polars' output).
+//! buffer of the column's previous page. The frames are the same bytes: same level, same
+//! parameters, one frame per page (the `one_context_writes_the_same_frames` test compares
+//! them with polars' output).
 //!
 //! Only data pages of format V1 and dictionary pages occur (the encoder writes V1); a V2 data
 //! page is compressed as the format says, levels left uncompressed.

@@ -198,14 +198,9 @@ fn decode_payload(record: &Record<'_>, out: &mut Cmcd) -> (Option<Report>, Optio
     });
     let Some(query) = query else { return (None, None) };
     let Some(raw) = cmcd::transport::query_payload(query) else { return (None, None) };
-    let spaced = if memchr::memchr(b'+', raw.as_bytes()).is_some() {
-        std::borrow::Cow::Owned(raw.replace('+', " "))
-    } else {
-        std::borrow::Cow::Borrowed(raw)
-    };
     // Decoded once, for `cmcd_raw` and for the decoder (`+` is a space: the payload is form
     // data, CTA-5004-B §2.2).
-    let payload = crate::line::percent_decode_bytes(spaced.as_bytes());
+    let payload = cmcd::transport::percent_decode(raw.as_bytes(), true);
     out.raw = Some(match simdutf8::basic::from_utf8(&payload) {
         Ok(text) => text.to_owned(),
         Err(_) => String::from_utf8_lossy(&payload).into_owned(), // the slow path, rarely

@@ -331,7 +331,8 @@ pub(crate) fn parse_millis(s: &str) -> Option<i64> {
 /// Percent-decodes `%XX` sequences (a `%` without two hex digits stays as is; `+` stays `+`).
 /// Invalid UTF-8 after decoding is replaced with U+FFFD.
 pub fn percent_decode(s: &str) -> Cow<'_, str> {
-    match percent_decode_bytes(s.as_bytes()) {
+    // `+` stays `+`: log fields are not form data.
+    match token_core::cmcd::transport::percent_decode(s.as_bytes(), false) {
         Cow::Borrowed(_) => Cow::Borrowed(s),
         Cow::Owned(bytes) => Cow::Owned(match String::from_utf8(bytes) {
             Ok(text) => text,
@@ -339,84 +340,6 @@ pub fn percent_decode(s: &str) -> Cow<'_, str> {
         }),
     }
 }
-
-/// [`percent_decode`] without the UTF-8 step: the decoded bytes.
-pub(crate) fn percent_decode_bytes(bytes: &[u8]) -> Cow<'_, [u8]> {
-    let Some(first) = memchr::memchr(b'%', bytes) else {
-        return Cow::Borrowed(bytes);
-    };
-    // Header fields have an escape every ten bytes or so: the text between two escapes is
-    // copied eight bytes at a time into a buffer with eight bytes of slack, the copy cut back
-    // to the next `%` (found in the same word), so an escape costs a few instructions instead
-    // of a search call and a `String` append.
-    let mut out = vec![0u8; bytes.len() + 8];
-    let mut written = first;
-    if let (Some(dst), Some(src)) = (out.get_mut(..first), bytes.get(..first)) {
-        dst.copy_from_slice(src);
-    }
-    let mut rest = bytes.get(first..).unwrap_or_default();
-    loop {
-        let byte = match rest {
-            [] => break,
-            [b'%', h, l, after @ ..] if (hex_value(*h) | hex_value(*l)) < 16 => {
-                rest = after;
-                hex_value(*h) << 4 | hex_value(*l)
-            }
-            [b, after @ ..] => {
-                rest = after;
-                *b
-            }
-        };
-        if let Some(dst) = out.get_mut(written) {
-            *dst = byte;
-        }
-        written += 1;
-        while let Some(chunk) = rest.first_chunk::<8>() {
-            if let Some(dst) = out.get_mut(written..written + 8) {
-                dst.copy_from_slice(chunk);
-            }
-            let plain = (percent_mask(u64::from_le_bytes(*chunk)).trailing_zeros() / 8) as usize;
-            written += plain;
-            rest = rest.get(plain..).unwrap_or_default();
-            if plain < 8 {
-                break;
-            }
-        }
-    }
-    out.truncate(written);
-    Cow::Owned(out)
-}
-
-/// Bit 7 of each byte of `word` that is `%`, exact up to the lowest set bit (a borrow can
-/// only add bits above a real match), which is all the caller reads.
-const fn percent_mask(word: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let x = word ^ (ONES * b'%' as u64);
-    x.wrapping_sub(ONES) & !x & HIGHS
-}
-
-/// The value of hex digit `b`; 0xFF for bytes that are not hex digits.
-fn hex_value(b: u8) -> u8 {
-    HEX_VALUES[usize::from(b)]
-}
-
-/// [`hex_value`] as a table: a load instead of three range tests per digit.
-static HEX_VALUES: [u8; 256] = {
-    let mut t = [0xFF; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            b'A'..=b'F' => c - b'A' + 10,
-            _ => 0xFF,
-        };
-        b += 1;
-    }
-    t
-};
 
 /// Bytes CloudFront percent-encodes in log fields: 0–32, 127 and above, and
 /// `< > " # % { } | \ ^ ~ [ ] ` ' -` (`-` so that a value `-` is not read as null; the other

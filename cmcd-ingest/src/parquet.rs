@@ -114,6 +114,16 @@ fn encoding(array: &dyn Array) -> Encoding {
     }
 }
 
+/// The writer options of every file: format V1 pages, statistics, ZSTD at `level`.
+fn write_options(level: ZstdLevel) -> WriteOptions {
+    WriteOptions {
+        statistics: StatisticsOptions::default(),
+        version: Version::V1,
+        compression: CompressionOptions::Zstd(Some(level)),
+        data_page_size: None,
+    }
+}
+
 fn encode_error(table: &Table, e: &dyn std::fmt::Display) -> Error {
     Error::Encode { table: table.name, message: e.to_string() }
 }
@@ -206,12 +216,7 @@ impl Encoder for ParquetEncoder {
     fn create(&self, table: &'static Table) -> Result<ParquetFile, Error> {
         let buf = SharedBuf::default();
         let level = Self::level(self.zstd_level, table.name)?;
-        let options = WriteOptions {
-            statistics: StatisticsOptions::default(),
-            version: Version::V1,
-            compression: CompressionOptions::Zstd(Some(level)),
-            data_page_size: None,
-        };
+        let options = write_options(level);
         let writer = FileWriter::try_new(buf.clone(), arrow_schema(table), options)
             .map_err(|e| encode_error(table, &e))?;
         let columns = writer.parquet_schema().fields().to_vec();
@@ -341,12 +346,7 @@ mod tests {
         let ours = file.finish().unwrap();
 
         let level = ZstdLevel::try_new(ParquetEncoder::DEFAULT_ZSTD_LEVEL).unwrap();
-        let options = WriteOptions {
-            statistics: StatisticsOptions::default(),
-            version: Version::V1,
-            compression: CompressionOptions::Zstd(Some(level)),
-            data_page_size: None,
-        };
+        let options = write_options(level);
         let buf = SharedBuf::default();
         let mut writer =
             FileWriter::try_new(buf.clone(), arrow_schema(schema::requests()), options).unwrap();

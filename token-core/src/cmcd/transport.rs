@@ -58,9 +58,20 @@ const fn byte_mask(word: u64, byte: u8) -> u64 {
     x.wrapping_sub(ONES) & !x & HIGHS
 }
 
-/// Percent-decodes as `application/x-www-form-urlencoded` does (WHATWG URL §5.1): `+` is a
-/// space, `%XX` a byte, and a `%` not followed by two hex digits stays as is.
-pub(crate) fn percent_decode(input: &[u8], plus_is_space: bool) -> Cow<'_, [u8]> {
+/// Percent-decodes `%XX` escapes; a `%` not followed by two hex digits stays as is. With
+/// `plus_is_space`, `+` is a space, as in `application/x-www-form-urlencoded` (WHATWG URL
+/// §5.1: a query's `CMCD=` value); without, `+` stays (log fields, paths). Borrowed when there
+/// is nothing to decode. Eight bytes are copied at a time between escapes.
+///
+/// # Examples
+///
+/// ```
+/// use token_core::cmcd::transport::percent_decode;
+///
+/// assert_eq!(&*percent_decode(b"a%3Db+c%2", true), b"a=b c%2");
+/// assert_eq!(&*percent_decode(b"Mozilla%2F5.0+x", false), b"Mozilla/5.0+x");
+/// ```
+pub fn percent_decode(input: &[u8], plus_is_space: bool) -> Cow<'_, [u8]> {
     if !needs_decoding(input, plus_is_space) {
         return Cow::Borrowed(input);
     }
@@ -71,7 +82,11 @@ pub(crate) fn percent_decode(input: &[u8], plus_is_space: bool) -> Cow<'_, [u8]>
 }
 
 fn needs_decoding(input: &[u8], plus_is_space: bool) -> bool {
-    input.iter().any(|&b| b == b'%' || (plus_is_space && b == b'+'))
+    if plus_is_space {
+        memchr::memchr2(b'%', b'+', input).is_some()
+    } else {
+        memchr::memchr(b'%', input).is_some()
+    }
 }
 
 /// Percent-decodes `input` into `out`, which must be at least 8 bytes longer than `input`;
