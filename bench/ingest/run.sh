@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Ingest benchmark: one generated 1 M-line file, three contenders alternating for REPEAT rounds
-# (default 3), CPU time and peak RSS each (GNU time), best round per contender. Then the memory check: 10 M lines through `ingest file` from a pipe.
-# Usage: bench/ingest/run.sh [WORKDIR]   (from the repository root; builds smd-cli in release and
-# installs the Python packages of bench/ingest/requirements.txt into .venv). SMD_CLI=PATH measures
-# that smd-cli binary instead of building one (for instance a release build with
+# (default 3), CPU time and peak RSS each (GNU time), best round per contender. Then the memory
+# check: 10 M lines through `ingest file` from a pipe.
+# Usage: bench/ingest/run.sh [WORKDIR]   (from the repository root). Without WORKDIR the files go
+# to a temporary directory removed at the end. Builds smd-cli in release and installs the Python
+# packages of bench/ingest/requirements.txt into .venv. SMD_CLI=PATH measures that smd-cli binary
+# instead of building one (for instance a release build with
 # `--no-default-features --features ingest`, which compiles the same ingest path without the AWS SDK).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-WORK="${1:-$(mktemp -d)}"
+if [ -n "${1:-}" ]; then
+  WORK=$1   # kept: the generated files can be reused and inspected
+else
+  WORK=$(mktemp -d)
+  trap 'rm -rf "$WORK"' EXIT
+fi
 CLI="${SMD_CLI:-$PWD/target/release/smd-cli}"
 PY="$PWD/.venv/bin/python"
 export POLARS_MAX_THREADS=1   # lines/s per core: one thread for polars in every contender

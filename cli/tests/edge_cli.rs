@@ -4,13 +4,15 @@
 // Test helpers outside #[test] functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use common::Scratch;
 use serde_json::{Value, json};
 
 fn bin() -> Command {
@@ -19,16 +21,8 @@ fn bin() -> Command {
     cmd
 }
 
-fn scratch() -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "smd-edge-test-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn scratch() -> Scratch {
+    Scratch::new("smd-edge-test")
 }
 
 /// A running `edge serve`, stopped (SIGTERM, by PID) on drop.
@@ -105,7 +99,7 @@ fn request(base: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> Re
     Reply { status, headers, body: raw[split + 4..].to_vec() }
 }
 
-fn setup() -> (PathBuf, String) {
+fn setup() -> (Scratch, String) {
     let dir = scratch();
     std::fs::create_dir_all(dir.join("media/out/v1")).unwrap();
     std::fs::write(

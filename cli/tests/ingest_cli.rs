@@ -3,10 +3,13 @@
 // Test helpers fail loudly on broken fixtures.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod common;
+
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use common::Scratch;
 use serde_json::Value;
 
 fn cli(args: &[&str]) -> Output {
@@ -18,11 +21,8 @@ fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).expect("JSON output")
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("smd-ingest-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn tmp(name: &str) -> Scratch {
+    Scratch::new(&format!("smd-ingest-cli-{name}"))
 }
 
 fn s(p: &Path) -> &str {
@@ -148,7 +148,6 @@ fn generate_ingest_query_report() {
         s(&lake2),
     ]));
     assert_eq!(list(&lake), list(&lake2));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -187,7 +186,6 @@ fn stdin_and_log_config() {
         dir.join("lake/requests/dt=2024-05-02/hour=11/part-stdin-000000000001.parquet").is_file()
     );
     assert!(dir.join("lake/quarantine/part-stdin-000000000002.jsonl").is_file());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -222,7 +220,7 @@ fn usage_errors_exit_2() {
     let out = cli(&["logs", "generate", "--sessions", "2", "--minutes", "1", "--out", s(&log)]);
     assert!(out.status.success());
     let missing = dir.join("missing.log");
-    for (bad, says) in [(&dir, "is a directory"), (&missing, "opening")] {
+    for (bad, says) in [(&*dir, "is a directory"), (&missing, "opening")] {
         let out = cli(&[
             "ingest",
             "file",
@@ -243,7 +241,6 @@ fn usage_errors_exit_2() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("is not a directory"), "{stderr}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -266,7 +263,7 @@ fn query_and_report_reject_a_path_that_is_not_a_lake() {
     let dir = tmp("not-a-lake");
     let missing = dir.join("missing");
     let report = dir.join("r.html");
-    for (lake, says) in [(&missing, "not a directory"), (&dir, "is not a lake")] {
+    for (lake, says) in [(&*missing, "not a directory"), (&*dir, "is not a lake")] {
         for args in [
             vec!["query", "--lake", s(lake), "--preset", "startup"],
             vec!["query", "--lake", s(lake), "SELECT count(*) FROM requests"],
@@ -288,7 +285,6 @@ fn query_and_report_reject_a_path_that_is_not_a_lake() {
     let q =
         json(&cli(&["--json", "query", "--lake", s(&lake), "SELECT count(*) AS n FROM requests"]));
     assert_eq!(q["rows"][0][0], 0);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Output into a pipe whose reader has gone (`smd-cli query … | head -1`) ends the command
@@ -325,5 +321,4 @@ fn output_into_a_closed_pipe_ends_quietly() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
         assert!(stderr.is_empty(), "{args:?}: {stderr}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

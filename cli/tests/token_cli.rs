@@ -4,10 +4,12 @@
 // Test helpers outside #[test] functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
+use common::Scratch;
 use serde_json::{Value, json};
 
 const VECTORS: &str = include_str!("../../token-core/testdata/smd/smd_vectors.json");
@@ -26,17 +28,8 @@ fn stdout(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).unwrap()
 }
 
-/// A fresh scratch directory under the system temp dir.
-fn scratch() -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "smd-cli-test-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn scratch() -> Scratch {
+    Scratch::new("smd-cli-test")
 }
 
 fn write(dir: &Path, name: &str, value: &Value) -> PathBuf {

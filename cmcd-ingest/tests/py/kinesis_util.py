@@ -5,9 +5,11 @@ import http.client
 import json
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -155,14 +157,29 @@ def check_exactly(expected_ids, got_ids):
         f"{len(missing)} missing, {len(extra)} unexpected, {dupes} duplicated")
 
 
+_SCRATCH_DIRS = []
+
+
+def scratch_dir(prefix):
+    """A fresh directory under the system temp dir, removed by `run_test` when the test passes
+    and kept (its path printed) when it fails, for the consumer logs in it."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    _SCRATCH_DIRS.append(path)
+    return path
+
+
 def run_test(main):
     """Runs one test's `main`, printing the pass/fail summary the test command greps for."""
     try:
         main()
     except AssertionError as e:
         print(f"FAILED: {e}", file=sys.stderr)
+        for path in _SCRATCH_DIRS:
+            print(f"kept for inspection: {path}", file=sys.stderr)
         print("0 passed, 1 failed")
         sys.exit(1)
+    for path in _SCRATCH_DIRS:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}

@@ -11,11 +11,10 @@ Replay a failure with the printed seed: CRASH_SEED=<seed> (LINES=<n> for a small
 
 import os
 import random
-import tempfile
 import time
 
 from kinesis_util import (Consumer, check_exactly, run_test, client, env, generate_lines, lake_request_ids,
-                          new_stream, put_lines, request_id, s3fs, unique)
+                          new_stream, put_lines, request_id, s3fs, unique, scratch_dir)
 
 
 def main():
@@ -34,7 +33,7 @@ def main():
     put_lines(kinesis, stream, lines, key_of=lambda i: f"k{rng.randrange(1 << 30)}")
     print(f"put {n} records in {time.time() - t0:.1f} s", flush=True)
 
-    log_dir = tempfile.mkdtemp(prefix="smd-crash-")
+    log_dir = scratch_dir("smd-crash-")
 
     def start(worker, idle=None):
         args = ["--stream", stream, "--endpoint", kinesis_ep, "--dynamodb-endpoint", dynamo_ep,

@@ -12,14 +12,13 @@ Run: scripts/emulators.sh --only kinesalite -- .venv/bin/python cmcd-ingest/test
 """
 
 import json
-import tempfile
 import threading
 import time
 
 import pyarrow.fs as pafs
 
 from kinesis_util import (Consumer, check_exactly, run_test, client, env, final_summary, generate_lines,
-                          lake_request_ids, new_stream, put_lines, request_id, start_proxy)
+                          lake_request_ids, new_stream, put_lines, request_id, start_proxy, scratch_dir)
 
 JSON = "application/x-amz-json-1.1"
 # GetRecords calls on one shard closer than this fail the test. The consumer spaces them by
@@ -104,7 +103,7 @@ def main():
     lines = generate_lines(4000, 11)
     faults = KinesisFaults()
     server, proxy = start_proxy(ep, faults.inject, faults.observe)
-    work = tempfile.mkdtemp(prefix="smd-readfault-")
+    work = scratch_dir("smd-readfault-")
     put_lines(kinesis, stream, lines[:2000])
     consumer = Consumer("readfault", ["--stream", stream, "--endpoint", proxy, "--out", f"{work}/lake",
                                       "--checkpoints", f"file://{work}/checkpoints.json",

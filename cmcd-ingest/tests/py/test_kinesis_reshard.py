@@ -10,13 +10,12 @@ Run: scripts/emulators.sh --only kinesis-mock -- .venv/bin/python cmcd-ingest/te
 
 import pathlib
 import re
-import tempfile
 import time
 
 import pyarrow.parquet as pq
 
 from kinesis_util import (Consumer, check_exactly, run_test, client, env, generate_lines, new_stream, put_lines,
-                          request_id, wait_active)
+                          request_id, wait_active, scratch_dir)
 
 KEYS = 8
 
@@ -42,7 +41,7 @@ def main():
     lines = generate_lines(1200, 11)
     order = {request_id(l): (i % KEYS, i) for i, l in enumerate(lines)}
     key_of = lambda i: f"key-{i % KEYS}"
-    work = pathlib.Path(tempfile.mkdtemp(prefix="smd-reshard-"))
+    work = pathlib.Path(scratch_dir("smd-reshard-"))
     lake, cp = work / "lake", work / "checkpoints.json"
     put_lines(kinesis, stream, lines[:300], key_of)
     consumer = Consumer("reshard", ["--stream", stream, "--endpoint", ep, "--out", str(lake),

@@ -7,11 +7,10 @@ Run: scripts/emulators.sh --only kinesalite,moto -- .venv/bin/python cmcd-ingest
 
 import json
 import pathlib
-import tempfile
 import time
 
 from kinesis_util import (Consumer, check_exactly, run_test, client, env, generate_lines, lake_request_ids,
-                          new_stream, put_lines, request_id, s3fs, start_proxy, unique)
+                          new_stream, put_lines, request_id, s3fs, start_proxy, unique, scratch_dir)
 
 
 def start_s3_proxy(upstream):
@@ -44,7 +43,7 @@ def main():
     stream = new_stream(kinesis, "fault", 2)
     lines = generate_lines(6000, 7)
     server, state, proxy = start_s3_proxy(s3_ep)
-    work = tempfile.mkdtemp(prefix="smd-fault-")
+    work = scratch_dir("smd-fault-")
     cp = f"{work}/checkpoints.json"
     put_lines(kinesis, stream, lines[:3000])
     consumer = Consumer("fault", ["--stream", stream, "--endpoint", kinesis_ep, "--s3-endpoint", proxy,
