@@ -22,8 +22,8 @@
 //! the logged value reaches 800 bytes or holds fewer lines than `cs-headers-count`; the last,
 //! possibly partial, header line is then not decoded and `cmcd_headers_truncated` is set.
 
-use token_core::cmcd::{self, ObjectType, PlayerState, Policy, Report, Samples, StreamType};
-use token_core::cmcd::{StreamingFormat, Version};
+use token_core::cmcd::{self, Key, ObjectType, PlayerState, Policy, Report, Samples, StreamType};
+use token_core::cmcd::{StreamingFormat, Value, Version};
 
 use crate::field::{Field, FieldSet};
 use crate::line::Record;
@@ -135,7 +135,7 @@ fn pick(samples: Option<&Samples>, ot: Option<ObjectType>) -> Option<i64> {
 pub fn extract(fields: &FieldSet, record: &Record<'_>) -> Cmcd {
     let mut out = Cmcd::default();
     let (report, origin) = decode_payload(record, &mut out);
-    if let Some(r) = &report {
+    if let Some(r) = report {
         fill_from_report(r, &mut out);
     }
     let cells = apply_cells(fields, record, &mut out);
@@ -263,22 +263,34 @@ fn encoded_len_reaches(decoded: &str, limit: usize) -> bool {
     encoded >= limit
 }
 
-fn fill_from_report(r: &Report, out: &mut Cmcd) {
+/// The text of a String key, moved out of the report (no copy).
+fn take_string(r: &mut Report, key: Key) -> Option<String> {
+    match r.remove(key)? {
+        Value::String(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn fill_from_report(mut r: Report, out: &mut Cmcd) {
+    // The text keys first, moved out of the report; `remove` leaves the others in place.
+    out.cid = take_string(&mut r, Key::Cid);
+    out.sid = take_string(&mut r, Key::Sid);
+    out.nrr = take_string(&mut r, Key::Nrr);
+    out.nor = match r.remove(Key::Nor) {
+        Some(Value::NextObjects(n)) => n.into_iter().next().map(|n| n.url),
+        _ => None,
+    };
     let ot = r.ot();
     out.ot = ot;
     out.br = pick(r.br(), ot);
     out.bl = pick(r.bl(), ot);
     out.bs = r.bs();
-    out.cid = r.cid().map(str::to_owned);
     out.d = r.d().map(to_i64);
     out.dl = r.dl().map(to_i64);
     out.mtp = pick(r.mtp(), ot);
-    out.nor = r.nor().and_then(|n| n.first()).map(|n| n.url.clone());
-    out.nrr = r.nrr().map(str::to_owned);
     out.pr = r.pr().map(|d| d.to_f64());
     out.rtp = r.rtp().map(to_i64);
     out.sf = r.sf();
-    out.sid = r.sid().map(str::to_owned);
     out.st = r.st();
     out.su = r.su();
     out.tb = pick(r.tb(), ot);

@@ -147,6 +147,12 @@ impl SharedBuf {
     fn len(&self) -> usize {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
+    /// Room for `bytes` bytes in all, when the memory is available.
+    fn reserve(&self, bytes: usize) {
+        let mut buf = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let more = bytes.saturating_sub(buf.len());
+        let _ = buf.try_reserve_exact(more);
+    }
     fn take(&self) -> Vec<u8> {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
     }
@@ -259,6 +265,10 @@ impl EncodedFile for ParquetFile {
         self.buf.len() as u64
     }
 
+    fn reserve(&mut self, bytes: usize) {
+        self.buf.reserve(bytes);
+    }
+
     fn finish(mut self) -> Result<Vec<u8>, Error> {
         self.writer.end(None).map_err(|e| encode_error(self.table, &e))?;
         drop(self.writer);
@@ -315,10 +325,18 @@ mod tests {
             }
         }
         let mut file = ParquetEncoder::default().create(schema::requests()).unwrap();
-        file.write(&mut batch).unwrap();
+        file.write(&mut batch.clone()).unwrap();
         let bytes = file.finish().unwrap();
         assert_eq!(&bytes[..4], b"PAR1");
         assert_eq!(&bytes[bytes.len() - 4..], b"PAR1");
+
+        // Reserving the buffer is only a hint: the same bytes, also when it cannot be had.
+        for hint in [1 << 20, usize::MAX] {
+            let mut file = ParquetEncoder::default().create(schema::requests()).unwrap();
+            file.reserve(hint);
+            file.write(&mut batch.clone()).unwrap();
+            assert_eq!(file.finish().unwrap(), bytes);
+        }
     }
 
     /// One ZSTD context per file (`crate::compress`) writes the same bytes as polars' page

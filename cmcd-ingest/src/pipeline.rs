@@ -25,6 +25,18 @@ use crate::sink::{EncodedFile, Encoder, LineBatch, Sink};
 /// Most rows [`Pipeline::push_batch`] appends to the row buffers in one go, column by column.
 pub const COLUMN_BLOCK_ROWS: usize = 256;
 
+/// The most memory reserved up front for one `requests` file (see [`file_capacity`]).
+const MAX_FILE_RESERVE: u64 = 1 << 30;
+
+/// The size a `requests` file is expected to reach: it is finished at the first row group that
+/// takes it to `file_bytes`, so one eighth is added for that row group. The encoder reserves
+/// it once (virtual memory: pages are only touched as bytes are written) instead of growing
+/// the file buffer by doubling, which held two copies at each step and copied the file so far.
+fn file_capacity(file_bytes: u64) -> usize {
+    let bytes = file_bytes.saturating_add(file_bytes / 8).min(MAX_FILE_RESERVE);
+    usize::try_from(bytes).unwrap_or(usize::MAX)
+}
+
 /// Pipeline settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -476,7 +488,9 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
         if !part.rows.is_empty() {
             if part.file.is_none() {
                 let Some(id) = part.first.clone() else { return Ok(()) };
-                part.file = Some((id, self.encoder.create(schema::requests())?));
+                let mut file = self.encoder.create(schema::requests())?;
+                file.reserve(file_capacity(self.config.file_bytes));
+                part.file = Some((id, file));
             }
             if let Some((_, file)) = part.file.as_mut() {
                 file.write(&mut part.rows)?;
@@ -532,5 +546,17 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
         self.flush_quarantine()?;
         self.stats.late_rows = self.aggregator.late_rows();
         Ok((self.stats, self.sink))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_capacity_adds_one_row_group_and_is_capped() {
+        assert_eq!(file_capacity(128 << 20), 144 << 20);
+        assert_eq!(file_capacity(0), 0);
+        assert_eq!(file_capacity(u64::MAX), 1 << 30);
     }
 }

@@ -99,6 +99,13 @@ pub trait EncodedFile {
     fn write(&mut self, batch: &mut Batch) -> Result<(), Error>;
     /// Bytes written so far.
     fn bytes(&self) -> u64;
+    /// Tells the file it will hold about `bytes` bytes, so that an encoder that keeps the file
+    /// in memory can make its buffer once instead of growing it (each doubling copies the file
+    /// so far into fresh memory). A hint: nothing happens when the memory is not available.
+    /// The default does nothing.
+    fn reserve(&mut self, bytes: usize) {
+        let _ = bytes;
+    }
     /// Finishes the file and returns its bytes.
     ///
     /// # Errors
@@ -150,6 +157,9 @@ impl EncodedFile for TextFile {
     }
     fn bytes(&self) -> u64 {
         self.0.len() as u64
+    }
+    fn reserve(&mut self, bytes: usize) {
+        let _ = self.0.try_reserve_exact(bytes.saturating_sub(self.0.len()));
     }
     fn finish(self) -> Result<Vec<u8>, Error> {
         Ok(self.0.into_bytes())
