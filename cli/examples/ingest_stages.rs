@@ -16,7 +16,7 @@
 //! FIELDS is the comma-separated field list of the file (as for `ingest file --fields`);
 //! ROUNDS defaults to 3.
 
-use std::io::Cursor;
+use std::io::{Cursor, Write};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -37,19 +37,19 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct DropRows;
 
 #[derive(Debug)]
-struct DroppedFile;
+struct DroppedFile<W>(W);
 
 impl Encoder for DropRows {
-    type File = DroppedFile;
-    fn create(&self, _: &'static Table) -> Result<DroppedFile, Error> {
-        Ok(DroppedFile)
+    type File<W: Write> = DroppedFile<W>;
+    fn create<W: Write>(&self, _: &'static Table, out: W) -> Result<DroppedFile<W>, Error> {
+        Ok(DroppedFile(out))
     }
     fn extension(&self) -> &'static str {
         "dropped"
     }
 }
 
-impl EncodedFile for DroppedFile {
+impl<W: Write> EncodedFile<W> for DroppedFile<W> {
     fn write(&mut self, batch: &mut Batch) -> Result<(), Error> {
         batch.clear();
         Ok(())
@@ -57,8 +57,8 @@ impl EncodedFile for DroppedFile {
     fn bytes(&self) -> u64 {
         0
     }
-    fn finish(self) -> Result<Vec<u8>, Error> {
-        Ok(Vec::new())
+    fn finish(self) -> Result<W, Error> {
+        Ok(self.0)
     }
 }
 
@@ -67,8 +67,12 @@ impl EncodedFile for DroppedFile {
 struct CountBytes(u64);
 
 impl Sink for CountBytes {
-    fn put(&mut self, _: &str, bytes: Vec<u8>) -> Result<(), Error> {
-        self.0 += bytes.len() as u64;
+    type Object = Vec<u8>;
+    fn create(&mut self, _: &str) -> Result<Vec<u8>, Error> {
+        Ok(Vec::new())
+    }
+    fn commit(&mut self, _: &str, object: Vec<u8>) -> Result<(), Error> {
+        self.0 += object.len() as u64;
         Ok(())
     }
 }

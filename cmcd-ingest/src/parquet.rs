@@ -17,7 +17,6 @@
 //! else plain); booleans are plain.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex, PoisonError};
 
 use polars::polars_utils::compression::ZstdLevel;
 use polars::prelude::{CompatLevel, DataType, PolarsError, Schema, SchemaExt, TimeUnit, TimeZone};
@@ -35,7 +34,7 @@ use crate::batch::{Batch, ColumnData};
 use crate::compress::{PageCompressor, SharedContext};
 use crate::error::Error;
 use crate::schema::{ColumnType, Table};
-use crate::sink::{EncodedFile, Encoder};
+use crate::sink::{CountingWriter, EncodedFile, Encoder, Tally};
 
 /// The polars data type of a column type.
 pub fn dtype(ty: ColumnType) -> DataType {
@@ -128,36 +127,6 @@ fn encode_error(table: &Table, e: &dyn std::fmt::Display) -> Error {
     Error::Encode { table: table.name, message: e.to_string() }
 }
 
-/// A writer into memory shared with the encoder, so the bytes can be taken back after polars'
-/// writer (which keeps its `Write`) has finished.
-#[derive(Debug, Clone, Default)]
-struct SharedBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedBuf {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl SharedBuf {
-    fn len(&self) -> usize {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
-    }
-    /// Room for `bytes` bytes in all, when the memory is available.
-    fn reserve(&self, bytes: usize) {
-        let mut buf = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let more = bytes.saturating_sub(buf.len());
-        let _ = buf.try_reserve_exact(more);
-    }
-    fn take(&self) -> Vec<u8> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-}
-
 /// Encodes tables as Parquet with ZSTD at a chosen level (default
 /// [`ParquetEncoder::DEFAULT_ZSTD_LEVEL`]).
 #[derive(Debug, Clone, Copy)]
@@ -200,35 +169,36 @@ impl ParquetEncoder {
     }
 }
 
-/// A Parquet file being written.
-pub struct ParquetFile {
+/// A Parquet file being written to an output `W`.
+pub struct ParquetFile<W: Write> {
     table: &'static Table,
-    buf: SharedBuf,
-    writer: FileWriter<SharedBuf>,
+    tally: Tally,
+    writer: FileWriter<CountingWriter<W>>,
     columns: Vec<ParquetType>,
     options: WriteOptions,
     zstd: SharedContext,
 }
 
-impl std::fmt::Debug for ParquetFile {
+impl<W: Write> std::fmt::Debug for ParquetFile<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ParquetFile").field("table", &self.table.name).finish_non_exhaustive()
     }
 }
 
 impl Encoder for ParquetEncoder {
-    type File = ParquetFile;
+    type File<W: Write> = ParquetFile<W>;
 
-    fn create(&self, table: &'static Table) -> Result<ParquetFile, Error> {
-        let buf = SharedBuf::default();
+    fn create<W: Write>(&self, table: &'static Table, out: W) -> Result<ParquetFile<W>, Error> {
+        let out = CountingWriter::new(out);
+        let tally = out.tally();
         let level = Self::level(self.zstd_level, table.name)?;
         let options = write_options(level);
-        let writer = FileWriter::try_new(buf.clone(), arrow_schema(table), options)
-            .map_err(|e| encode_error(table, &e))?;
+        let writer = FileWriter::try_new(out, arrow_schema(table), options)
+            .map_err(|e| tally.error(encode_error(table, &e)))?;
         let columns = writer.parquet_schema().fields().to_vec();
         let zstd =
             SharedContext::new(level.compression_level()).map_err(|e| encode_error(table, &e))?;
-        Ok(ParquetFile { table, buf, writer, columns, options, zstd })
+        Ok(ParquetFile { table, tally, writer, columns, options, zstd })
     }
 
     fn extension(&self) -> &'static str {
@@ -236,7 +206,7 @@ impl Encoder for ParquetEncoder {
     }
 }
 
-impl EncodedFile for ParquetFile {
+impl<W: Write> EncodedFile<W> for ParquetFile<W> {
     fn write(&mut self, batch: &mut Batch) -> Result<(), Error> {
         let rows = batch.len() as u64;
         if rows == 0 {
@@ -258,21 +228,18 @@ impl EncodedFile for ParquetFile {
         }
         self.writer
             .write(rows, DynIter::new(columns.into_iter()))
-            .map_err(|e| encode_error(self.table, &e))
+            .map_err(|e| self.tally.error(encode_error(self.table, &e)))
     }
 
     fn bytes(&self) -> u64 {
-        self.buf.len() as u64
+        self.tally.written()
     }
 
-    fn reserve(&mut self, bytes: usize) {
-        self.buf.reserve(bytes);
-    }
-
-    fn finish(mut self) -> Result<Vec<u8>, Error> {
-        self.writer.end(None).map_err(|e| encode_error(self.table, &e))?;
-        drop(self.writer);
-        Ok(self.buf.take())
+    fn finish(mut self) -> Result<W, Error> {
+        self.writer.end(None).map_err(|e| self.tally.error(encode_error(self.table, &e)))?;
+        let mut out = self.writer.into_inner();
+        out.flush().map_err(|e| self.tally.error(encode_error(self.table, &e)))?;
+        Ok(out.into_inner())
     }
 }
 
@@ -324,18 +291,40 @@ mod tests {
                 dtype => assert_eq!(*dtype, field.dtype, "{}", def.name),
             }
         }
-        let mut file = ParquetEncoder::default().create(schema::requests()).unwrap();
+        let mut file = ParquetEncoder::default().create(schema::requests(), Vec::new()).unwrap();
         file.write(&mut batch.clone()).unwrap();
+        let written = file.bytes();
         let bytes = file.finish().unwrap();
         assert_eq!(&bytes[..4], b"PAR1");
         assert_eq!(&bytes[bytes.len() - 4..], b"PAR1");
+        assert!(written > 0 && written < bytes.len() as u64, "the footer comes at finish");
 
-        // Reserving the buffer is only a hint: the same bytes, also when it cannot be had.
-        for hint in [1 << 20, usize::MAX] {
-            let mut file = ParquetEncoder::default().create(schema::requests()).unwrap();
-            file.reserve(hint);
-            file.write(&mut batch.clone()).unwrap();
-            assert_eq!(file.finish().unwrap(), bytes);
+        // An output that fails reports its own error (as a sink error), not polars' rewording.
+        let mut file =
+            ParquetEncoder::default().create(schema::requests(), Full(bytes.len() / 2)).unwrap();
+        let failed = file.write(&mut batch.clone()).and_then(|()| file.finish().map(drop));
+        match failed {
+            Err(Error::Sink { key, source }) => {
+                assert!(key.is_empty());
+                assert_eq!(source.kind(), std::io::ErrorKind::StorageFull);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// An output with room for `.0` more bytes.
+    struct Full(usize);
+
+    impl Write for Full {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if buf.len() > self.0 {
+                return Err(std::io::ErrorKind::StorageFull.into());
+            }
+            self.0 -= buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
         }
     }
 
@@ -359,15 +348,14 @@ mod tests {
         }
         let mut copy = batch.clone();
 
-        let mut file = ParquetEncoder::default().create(schema::requests()).unwrap();
+        let mut file = ParquetEncoder::default().create(schema::requests(), Vec::new()).unwrap();
         file.write(&mut batch).unwrap();
         let ours = file.finish().unwrap();
 
         let level = ZstdLevel::try_new(ParquetEncoder::DEFAULT_ZSTD_LEVEL).unwrap();
         let options = write_options(level);
-        let buf = SharedBuf::default();
         let mut writer =
-            FileWriter::try_new(buf.clone(), arrow_schema(schema::requests()), options).unwrap();
+            FileWriter::try_new(Vec::new(), arrow_schema(schema::requests()), options).unwrap();
         let types = writer.parquet_schema().fields().to_vec();
         let rows = copy.len() as u64;
         let mut columns = Vec::new();
@@ -382,8 +370,7 @@ mod tests {
         }
         writer.write(rows, DynIter::new(columns.into_iter())).unwrap();
         writer.end(None).unwrap();
-        drop(writer);
-        let polars = buf.take();
+        let polars = writer.into_inner();
         assert!(ours.len() > 10_000);
         assert!(ours == polars, "{} bytes against polars' {} bytes", ours.len(), polars.len());
     }

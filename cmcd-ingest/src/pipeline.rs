@@ -2,9 +2,11 @@
 //! per closed hour, quarantined lines — encoded by an [`Encoder`] and stored in a [`Sink`].
 //!
 //! Memory is bounded by the buffers, not by the input: each open partition holds at most one
-//! row group of rows (`row_group_rows`) plus its file being written (rolled at `file_bytes`),
-//! at most `max_open_partitions` partitions are open (the least recently used one is closed
-//! first), and the session aggregator holds only the open hours.
+//! row group of rows (`row_group_rows`), at most `max_open_partitions` partitions are open (the
+//! least recently used one is closed first), and the session aggregator holds only the open
+//! hours. A `requests` file (rolled at `file_bytes`) goes to its object as it is encoded
+//! ([`Sink::create`], [`Sink::commit`]): a directory sink holds only a write buffer of it, an
+//! in-memory sink the file so far.
 //!
 //! By default each object is named by the position of its first row. [`Pipeline::single_batch`]
 //! switches to naming every object by one batch id (a stream range: shard and first sequence
@@ -24,18 +26,6 @@ use crate::sink::{EncodedFile, Encoder, LineBatch, Sink};
 
 /// Most rows [`Pipeline::push_batch`] appends to the row buffers in one go, column by column.
 pub const COLUMN_BLOCK_ROWS: usize = 256;
-
-/// The most memory reserved up front for one `requests` file (see [`file_capacity`]).
-const MAX_FILE_RESERVE: u64 = 1 << 30;
-
-/// The size a `requests` file is expected to reach: it is finished at the first row group that
-/// takes it to `file_bytes`, so one eighth is added for that row group. The encoder reserves
-/// it once (virtual memory: pages are only touched as bytes are written) instead of growing
-/// the file buffer by doubling, which held two copies at each step and copied the file so far.
-fn file_capacity(file_bytes: u64) -> usize {
-    let bytes = file_bytes.saturating_add(file_bytes / 8).min(MAX_FILE_RESERVE);
-    usize::try_from(bytes).unwrap_or(usize::MAX)
-}
 
 /// Pipeline settings.
 #[derive(Debug, Clone)]
@@ -137,7 +127,8 @@ impl Stats {
 
 struct OpenPartition<F> {
     rows: Batch,
-    file: Option<(BatchId, F)>,
+    /// The file being written and its object key.
+    file: Option<(String, F)>,
     /// Batch id of the first row of the file being filled (or of the buffered rows).
     first: Option<BatchId>,
     last_use: u64,
@@ -159,7 +150,7 @@ pub struct Pipeline<E: Encoder, S: Sink> {
     config: Config,
     encoder: E,
     sink: S,
-    open: BTreeMap<Partition, OpenPartition<E::File>>,
+    open: BTreeMap<Partition, OpenPartition<E::File<S::Object>>>,
     aggregator: Aggregator,
     /// First line of each hour with sessions, naming its `sessions` object.
     session_ids: BTreeMap<Partition, BatchId>,
@@ -460,11 +451,16 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
     }
 
     fn put(&mut self, table: &'static str, key: String, bytes: Vec<u8>) -> Result<(), Error> {
-        *self.stats.objects.entry(table).or_default() += 1;
-        *self.stats.object_bytes.entry(table).or_default() += bytes.len() as u64;
+        let len = bytes.len() as u64;
         self.sink.put(&key, bytes)?;
+        self.count_object(table, len);
         self.written.push(key);
         Ok(())
+    }
+
+    fn count_object(&mut self, table: &'static str, bytes: u64) {
+        *self.stats.objects.entry(table).or_default() += 1;
+        *self.stats.object_bytes.entry(table).or_default() += bytes;
     }
 
     /// Closes least recently used partitions until one more may open.
@@ -481,30 +477,37 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
     }
 
     /// Writes the buffered rows of `p` as a row group; finishes the file when it is full or
-    /// when `close`.
+    /// when `close`. The file goes to its object as it is encoded (not held in memory).
     fn flush_rows(&mut self, p: Partition, close: bool) -> Result<(), Error> {
         let ext = self.encoder.extension();
+        let Some(part) = self.open.get(&p) else { return Ok(()) };
+        if !part.rows.is_empty() && part.file.is_none() {
+            let Some(id) = part.first.clone() else { return Ok(()) };
+            let key = self.object_key("requests", Some(p), &id, ext);
+            let object = self.sink.create(&key)?;
+            let file =
+                self.encoder.create(schema::requests(), object).map_err(|e| keyed(e, &key))?;
+            if let Some(part) = self.open.get_mut(&p) {
+                part.file = Some((key, file));
+            }
+        }
         let Some(part) = self.open.get_mut(&p) else { return Ok(()) };
         if !part.rows.is_empty() {
-            if part.file.is_none() {
-                let Some(id) = part.first.clone() else { return Ok(()) };
-                let mut file = self.encoder.create(schema::requests())?;
-                file.reserve(file_capacity(self.config.file_bytes));
-                part.file = Some((id, file));
-            }
-            if let Some((_, file)) = part.file.as_mut() {
-                file.write(&mut part.rows)?;
+            if let Some((key, file)) = part.file.as_mut() {
+                file.write(&mut part.rows).map_err(|e| keyed(e, key))?;
             }
             part.rows.clear();
         }
         let full = part.file.as_ref().is_some_and(|(_, f)| f.bytes() >= self.config.file_bytes);
         if (full || close)
-            && let Some((id, file)) = part.file.take()
+            && let Some((key, file)) = part.file.take()
         {
             part.first = None;
-            let bytes = file.finish()?;
-            let key = self.object_key("requests", Some(p), &id, ext);
-            self.put("requests", key, bytes)?;
+            let bytes = file.bytes();
+            let object = file.finish().map_err(|e| keyed(e, &key))?;
+            self.sink.commit(&key, object)?;
+            self.count_object("requests", bytes);
+            self.written.push(key);
         }
         Ok(())
     }
@@ -516,7 +519,7 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
             return Ok(());
         }
         let table: &'static Table = schema::sessions();
-        let mut file = self.encoder.create(table)?;
+        let mut file = self.encoder.create(table, Vec::new())?;
         for chunk in batch.rows.chunks(self.config.row_group_rows.max(1)) {
             let mut b = Batch::new(table, chunk.len());
             for row in chunk {
@@ -549,14 +552,12 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn file_capacity_adds_one_row_group_and_is_capped() {
-        assert_eq!(file_capacity(128 << 20), 144 << 20);
-        assert_eq!(file_capacity(0), 0);
-        assert_eq!(file_capacity(u64::MAX), 1 << 30);
+/// An encoder's output error (a sink error without a key) with the object's key filled in.
+fn keyed(e: Error, key: &str) -> Error {
+    match e {
+        Error::Sink { key: k, source } if k.is_empty() => {
+            Error::Sink { key: key.to_owned(), source }
+        }
+        e => e,
     }
 }

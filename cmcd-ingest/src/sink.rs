@@ -4,22 +4,47 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{Read, Write as _};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::batch::Batch;
 use crate::error::Error;
 use crate::schema::{Datum, Table};
 
 /// Stores finished objects under keys such as `requests/dt=2024-05-02/hour=11/part-….parquet`.
-/// `put` of an existing key replaces it: names are deterministic, so a retry is idempotent.
+/// Storing an existing key replaces it: names are deterministic, so a retry is idempotent.
+///
+/// An object is either handed over whole ([`put`](Self::put)) or written piece by piece while
+/// it is encoded ([`create`](Self::create), then [`commit`](Self::commit)), so that a large file
+/// need not be held in memory. Either way readers never see part of an object.
 pub trait Sink {
-    /// Stores one object.
+    /// An object being written: its bytes go in as they are encoded.
+    type Object: Write;
+    /// Starts the object `key`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sink`] when the object cannot be started (retryable).
+    fn create(&mut self, key: &str) -> Result<Self::Object, Error>;
+    /// Completes an object from [`create`](Self::create): it appears under `key`, whole.
+    /// An object dropped without `commit` leaves nothing behind.
     ///
     /// # Errors
     ///
     /// [`Error::Sink`] when the object could not be stored (retryable).
-    fn put(&mut self, key: &str, bytes: Vec<u8>) -> Result<(), Error>;
+    fn commit(&mut self, key: &str, object: Self::Object) -> Result<(), Error>;
+    /// Stores one object given whole.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sink`] when the object could not be stored (retryable).
+    fn put(&mut self, key: &str, bytes: Vec<u8>) -> Result<(), Error> {
+        let mut object = self.create(key)?;
+        object.write_all(&bytes).map_err(|source| Error::Sink { key: key.to_owned(), source })?;
+        self.commit(key, object)
+    }
 }
 
 /// A local directory: each key becomes a file below the root, written to a temporary name
@@ -41,21 +66,81 @@ impl LocalDir {
     }
 }
 
-impl Sink for LocalDir {
-    fn put(&mut self, key: &str, bytes: Vec<u8>) -> Result<(), Error> {
-        let err = |source| Error::Sink { key: key.to_owned(), source };
-        if key.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
-            return Err(err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad key")));
+/// Writes go through a buffer of this size (polars' Parquet writer makes many small writes).
+const FILE_BUFFER: usize = 1 << 20;
+
+/// A [`LocalDir`] object being written: a temporary file next to its final name, removed when
+/// dropped without [`Sink::commit`].
+#[derive(Debug)]
+pub struct TempFile {
+    file: Option<io::BufWriter<fs::File>>,
+    tmp: PathBuf,
+}
+
+impl Write for TempFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.file {
+            Some(f) => f.write(buf),
+            None => Err(io::Error::other("object already committed")),
         }
-        let path = self.root.join(key);
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.write_all(buf),
+            None => Err(io::Error::other("object already committed")),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().map_or(Ok(()), Write::flush)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+impl Sink for LocalDir {
+    type Object = TempFile;
+
+    fn create(&mut self, key: &str) -> Result<TempFile, Error> {
+        let err = |source| Error::Sink { key: key.to_owned(), source };
+        let path = self.path(key).map_err(err)?;
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(err)?;
         }
         let tmp = path.with_extension("tmp");
-        let mut file = fs::File::create(&tmp).map_err(err)?;
-        file.write_all(&bytes).map_err(err)?;
-        drop(file);
-        fs::rename(&tmp, &path).map_err(err)
+        let file = fs::File::create(&tmp).map_err(err)?;
+        Ok(TempFile { file: Some(io::BufWriter::with_capacity(FILE_BUFFER, file)), tmp })
+    }
+
+    fn commit(&mut self, key: &str, mut object: TempFile) -> Result<(), Error> {
+        let err = |source| Error::Sink { key: key.to_owned(), source };
+        let path = self.path(key).map_err(err)?;
+        let Some(file) = object.file.take() else {
+            return Err(err(io::Error::other("object already committed")));
+        };
+        let result = file.into_inner().map_err(io::IntoInnerError::into_error).and_then(|f| {
+            drop(f);
+            fs::rename(&object.tmp, &path)
+        });
+        if result.is_err() {
+            let _ = fs::remove_file(&object.tmp);
+        }
+        result.map_err(err)
+    }
+}
+
+impl LocalDir {
+    /// The file of `key`; keys with empty, `.` or `..` segments are refused.
+    fn path(&self, key: &str) -> io::Result<PathBuf> {
+        if key.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "bad key"));
+        }
+        Ok(self.root.join(key))
     }
 }
 
@@ -67,51 +152,142 @@ pub struct MemorySink {
 }
 
 impl Sink for MemorySink {
-    fn put(&mut self, key: &str, bytes: Vec<u8>) -> Result<(), Error> {
-        self.objects.insert(key.to_owned(), bytes);
+    type Object = Vec<u8>;
+
+    fn create(&mut self, _key: &str) -> Result<Vec<u8>, Error> {
+        Ok(Vec::new())
+    }
+
+    fn commit(&mut self, key: &str, object: Vec<u8>) -> Result<(), Error> {
+        self.objects.insert(key.to_owned(), object);
         Ok(())
+    }
+
+    fn put(&mut self, key: &str, bytes: Vec<u8>) -> Result<(), Error> {
+        self.commit(key, bytes)
     }
 }
 
-/// Turns batches of one table into one file's bytes.
+/// Turns batches of one table into one file, written to an output as it is encoded.
 pub trait Encoder {
-    /// A file being written.
-    type File: EncodedFile;
-    /// Starts a file for `table`.
+    /// A file being written to an output of type `W`.
+    type File<W: Write>: EncodedFile<W>;
+    /// Starts a file for `table`, written to `out`.
     ///
     /// # Errors
     ///
-    /// [`Error::Encode`].
-    fn create(&self, table: &'static Table) -> Result<Self::File, Error>;
+    /// [`Error::Encode`]; [`Error::Sink`] (with an empty key) when `out` fails.
+    fn create<W: Write>(&self, table: &'static Table, out: W) -> Result<Self::File<W>, Error>;
     /// The file name extension (`parquet`).
     fn extension(&self) -> &'static str;
 }
 
 /// A file being written: one call to `write` per row group.
-pub trait EncodedFile {
+pub trait EncodedFile<W> {
     /// Appends the batch (one row group).
     ///
     /// # Errors
     ///
-    /// [`Error::Encode`].
+    /// [`Error::Encode`]; [`Error::Sink`] (with an empty key: the caller knows it) when the
+    /// output fails.
     ///
     /// The batch is empty afterwards: an encoder may move the rows out instead of copying them.
     fn write(&mut self, batch: &mut Batch) -> Result<(), Error>;
     /// Bytes written so far.
     fn bytes(&self) -> u64;
-    /// Tells the file it will hold about `bytes` bytes, so that an encoder that keeps the file
-    /// in memory can make its buffer once instead of growing it (each doubling copies the file
-    /// so far into fresh memory). A hint: nothing happens when the memory is not available.
-    /// The default does nothing.
-    fn reserve(&mut self, bytes: usize) {
-        let _ = bytes;
-    }
-    /// Finishes the file and returns its bytes.
+    /// Finishes the file and returns the output, every byte written to it.
     ///
     /// # Errors
     ///
-    /// [`Error::Encode`].
-    fn finish(self) -> Result<Vec<u8>, Error>;
+    /// As [`write`](Self::write).
+    fn finish(self) -> Result<W, Error>;
+}
+
+/// What a [`CountingWriter`] has seen: bytes written and the first failure, readable while the
+/// writer itself is owned by someone else (polars' Parquet writer keeps its output and turns
+/// I/O errors into its own).
+#[derive(Debug, Clone, Default)]
+pub struct Tally(Arc<TallyInner>);
+
+#[derive(Debug, Default)]
+struct TallyInner {
+    written: AtomicU64,
+    failure: Mutex<Option<io::Error>>,
+}
+
+impl Tally {
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.0.written.load(Ordering::Relaxed)
+    }
+
+    /// The error to report for a failed encode: the output's own failure when there was one
+    /// (as [`Error::Sink`] with an empty key, for the caller to fill in), else `otherwise`.
+    pub fn error(&self, otherwise: Error) -> Error {
+        match self.0.failure.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            Some(source) => Error::Sink { key: String::new(), source },
+            None => otherwise,
+        }
+    }
+
+    fn fail(&self, e: io::Error) -> io::Error {
+        let copy = io::Error::new(e.kind(), e.to_string());
+        self.0.failure.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(e);
+        copy
+    }
+}
+
+/// The error of a write the tally did not record (it records every failure: a fallback).
+fn unreported(e: &io::Error) -> Error {
+    Error::Sink { key: String::new(), source: io::Error::new(e.kind(), e.to_string()) }
+}
+
+/// An output that keeps a [`Tally`] of what is written to it.
+#[derive(Debug)]
+pub struct CountingWriter<W> {
+    inner: W,
+    tally: Tally,
+}
+
+impl<W> CountingWriter<W> {
+    /// Wraps `inner`.
+    pub fn new(inner: W) -> Self {
+        Self { inner, tally: Tally::default() }
+    }
+
+    /// A handle on the tally.
+    pub fn tally(&self) -> Tally {
+        self.tally.clone()
+    }
+
+    /// The output.
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.inner.write(buf) {
+            Ok(n) => {
+                self.tally.0.written.fetch_add(n as u64, Ordering::Relaxed);
+                Ok(n)
+            }
+            Err(e) => Err(self.tally.fail(e)),
+        }
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self.inner.write_all(buf) {
+            Ok(()) => {
+                self.tally.0.written.fetch_add(buf.len() as u64, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => Err(self.tally.fail(e)),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush().map_err(|e| self.tally.fail(e))
+    }
 }
 
 /// A plain-text encoder for tests and builds without Parquet: one header line with the column
@@ -121,48 +297,64 @@ pub struct TextEncoder;
 
 /// A [`TextEncoder`] file.
 #[derive(Debug)]
-pub struct TextFile(String);
+pub struct TextFile<W> {
+    out: CountingWriter<W>,
+    line: String,
+}
 
 impl Encoder for TextEncoder {
-    type File = TextFile;
-    fn create(&self, table: &'static Table) -> Result<TextFile, Error> {
+    type File<W: Write> = TextFile<W>;
+    fn create<W: Write>(&self, table: &'static Table, out: W) -> Result<TextFile<W>, Error> {
         let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
-        Ok(TextFile(names.join("\t") + "\n"))
+        let mut file = TextFile { out: CountingWriter::new(out), line: String::new() };
+        file.emit(&(names.join("\t") + "\n"))?;
+        Ok(file)
     }
     fn extension(&self) -> &'static str {
         "tsv"
     }
 }
 
-impl EncodedFile for TextFile {
+impl<W: Write> TextFile<W> {
+    fn emit(&mut self, text: &str) -> Result<(), Error> {
+        let tally = self.out.tally();
+        self.out.write_all(text.as_bytes()).map_err(|e| tally.error(unreported(&e)))
+    }
+}
+
+impl<W: Write> EncodedFile<W> for TextFile<W> {
     fn write(&mut self, batch: &mut Batch) -> Result<(), Error> {
         use std::fmt::Write as _;
         for row in 0..batch.len() {
+            self.line.clear();
             for (i, col) in batch.columns().iter().enumerate() {
                 if i > 0 {
-                    self.0.push('\t');
+                    self.line.push('\t');
                 }
                 let _ = match col.get(row) {
-                    Datum::Null => write!(self.0, "\\N"),
-                    Datum::Str(s) => write!(self.0, "{}", s.replace(['\t', '\n'], " ")),
-                    Datum::Int(n) | Datum::Millis(n) => write!(self.0, "{n}"),
-                    Datum::Float(f) => write!(self.0, "{f}"),
-                    Datum::Bool(b) => write!(self.0, "{b}"),
+                    Datum::Null => write!(self.line, "\\N"),
+                    Datum::Str(s) => write!(self.line, "{}", s.replace(['\t', '\n'], " ")),
+                    Datum::Int(n) | Datum::Millis(n) => write!(self.line, "{n}"),
+                    Datum::Float(f) => write!(self.line, "{f}"),
+                    Datum::Bool(b) => write!(self.line, "{b}"),
                 };
             }
-            self.0.push('\n');
+            self.line.push('\n');
+            let line = std::mem::take(&mut self.line);
+            let written = self.emit(&line);
+            self.line = line;
+            written?;
         }
         batch.clear();
         Ok(())
     }
     fn bytes(&self) -> u64 {
-        self.0.len() as u64
+        self.out.tally().written()
     }
-    fn reserve(&mut self, bytes: usize) {
-        let _ = self.0.try_reserve_exact(bytes.saturating_sub(self.0.len()));
-    }
-    fn finish(self) -> Result<Vec<u8>, Error> {
-        Ok(self.0.into_bytes())
+    fn finish(mut self) -> Result<W, Error> {
+        let tally = self.out.tally();
+        self.out.flush().map_err(|e| tally.error(unreported(&e)))?;
+        Ok(self.out.into_inner())
     }
 }
 
@@ -392,6 +584,84 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0].1.len(), max);
         assert_eq!(lines[1].1, b"next");
+    }
+
+    /// A directory of its own below the temporary directory, removed at the end of the test.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!("smd-sink-{name}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            Self(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn files(root: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut dirs = vec![root.to_path_buf()];
+        while let Some(dir) = dirs.pop() {
+            for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if let Ok(rel) = path.strip_prefix(root) {
+                    out.push(rel.to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// An object written piece by piece appears whole at commit, under its name only; one
+    /// dropped before commit leaves nothing; `put` is create + write + commit.
+    #[test]
+    fn local_dir_objects_appear_at_commit_only() {
+        let scratch = Scratch::new("commit");
+        let mut dir = LocalDir::new(&scratch.0);
+        let mut object = dir.create("requests/dt=2024-05-02/hour=11/a.parquet").unwrap();
+        object.write_all(b"PAR1").unwrap();
+        object.write_all(&[7; 3 << 20]).unwrap(); // past the write buffer
+        assert_eq!(files(&scratch.0), ["requests/dt=2024-05-02/hour=11/a.tmp"]);
+        dir.commit("requests/dt=2024-05-02/hour=11/a.parquet", object).unwrap();
+        assert_eq!(files(&scratch.0), ["requests/dt=2024-05-02/hour=11/a.parquet"]);
+        let bytes = fs::read(scratch.0.join("requests/dt=2024-05-02/hour=11/a.parquet")).unwrap();
+        assert_eq!(bytes.len(), 4 + (3 << 20));
+
+        let mut abandoned = dir.create("requests/dt=2024-05-02/hour=12/b.parquet").unwrap();
+        abandoned.write_all(b"partial").unwrap();
+        drop(abandoned);
+        dir.put("quarantine/q.jsonl", b"{}\n".to_vec()).unwrap();
+        assert_eq!(
+            files(&scratch.0),
+            ["quarantine/q.jsonl", "requests/dt=2024-05-02/hour=11/a.parquet"]
+        );
+    }
+
+    /// Keys that would leave the root (or name a directory) are refused before anything is
+    /// written.
+    #[test]
+    fn local_dir_refuses_escaping_keys() {
+        let scratch = Scratch::new("escape");
+        let mut dir = LocalDir::new(scratch.0.join("lake"));
+        for key in ["../x.parquet", "a/../../x", "/abs", "a//b", "a/./b", "a/", ""] {
+            match dir.create(key) {
+                Err(Error::Sink { key: k, source }) => {
+                    assert_eq!(k, key);
+                    assert_eq!(source.kind(), io::ErrorKind::InvalidInput, "{key}");
+                }
+                other => panic!("{key}: {other:?}"),
+            }
+            assert!(dir.put(key, b"x".to_vec()).is_err(), "{key}");
+        }
+        assert!(!scratch.0.exists(), "nothing created");
     }
 
     #[test]

@@ -143,3 +143,63 @@ fn push_batch_equals_push_line_by_line() {
         assert!(batch_stats.quarantined_total() > 0 && batch_stats.session_rows > 0);
     }
 }
+
+/// A sink whose objects take `room` bytes each, then fail as a full disk does.
+#[derive(Default)]
+struct FullDisk {
+    room: usize,
+    committed: Vec<String>,
+}
+
+struct Limited(usize);
+
+impl std::io::Write for Limited {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() > self.0 {
+            return Err(std::io::ErrorKind::StorageFull.into());
+        }
+        self.0 -= buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl cmcd_ingest::sink::Sink for FullDisk {
+    type Object = Limited;
+    fn create(&mut self, _: &str) -> Result<Limited, cmcd_ingest::error::Error> {
+        Ok(Limited(self.room))
+    }
+    fn commit(&mut self, key: &str, _: Limited) -> Result<(), cmcd_ingest::error::Error> {
+        self.committed.push(key.to_owned());
+        Ok(())
+    }
+}
+
+/// `requests` files are written to their object while they are encoded: a failing object is a
+/// sink error naming the object's key, and nothing is committed for it.
+#[test]
+fn a_failing_object_is_a_sink_error_with_its_key() {
+    let lines = traffic();
+    let fields = cmcd_ingest::field::FieldSet::all();
+    let config = Config { row_group_rows: 500, ..Config::default() };
+    let sink = FullDisk { room: 100_000, ..FullDisk::default() };
+    let mut p = Pipeline::new(fields, config, TextEncoder, sink);
+    let mut result = Ok(());
+    for (i, l) in lines.iter().enumerate() {
+        result = p.push(l.as_bytes(), Position::Line { source: "gen-log", number: i as u64 + 1 });
+        if result.is_err() {
+            break;
+        }
+    }
+    let result = result.and_then(|()| p.finish().map(drop));
+    match result {
+        Err(cmcd_ingest::error::Error::Sink { key, source }) => {
+            assert!(key.starts_with("requests/dt=2024-05-02/hour="), "{key}");
+            assert!(key.ends_with(".tsv"), "{key}");
+            assert_eq!(source.kind(), std::io::ErrorKind::StorageFull);
+        }
+        other => panic!("{other:?}"),
+    }
+}
