@@ -22,7 +22,7 @@ use crate::partition::{BatchId, Partition};
 use crate::request::Request;
 use crate::schema::{self, Table};
 use crate::session::{Aggregator, SessionBatch};
-use crate::sink::{EncodedFile, Encoder, LineBatch, Sink};
+use crate::sink::{CountingWriter, EncodedFile, Encoder, LineBatch, Sink};
 
 /// Most rows [`Pipeline::push_batch`] appends to the row buffers in one go, column by column.
 pub const COLUMN_BLOCK_ROWS: usize = 256;
@@ -150,7 +150,7 @@ pub struct Pipeline<E: Encoder, S: Sink> {
     config: Config,
     encoder: E,
     sink: S,
-    open: BTreeMap<Partition, OpenPartition<E::File<S::Object>>>,
+    open: BTreeMap<Partition, OpenPartition<E::File<CountingWriter<S::Object>>>>,
     aggregator: Aggregator,
     /// First line of each hour with sessions, naming its `sessions` object.
     session_ids: BTreeMap<Partition, BatchId>,
@@ -484,7 +484,8 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
         if !part.rows.is_empty() && part.file.is_none() {
             let Some(id) = part.first.clone() else { return Ok(()) };
             let key = self.object_key("requests", Some(p), &id, ext);
-            let object = self.sink.create(&key)?;
+            // Counted here as well: the object's size includes what `finish` writes.
+            let object = CountingWriter::new(self.sink.create(&key)?);
             let file =
                 self.encoder.create(schema::requests(), object).map_err(|e| keyed(e, &key))?;
             if let Some(part) = self.open.get_mut(&p) {
@@ -503,9 +504,9 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
             && let Some((key, file)) = part.file.take()
         {
             part.first = None;
-            let bytes = file.bytes();
             let object = file.finish().map_err(|e| keyed(e, &key))?;
-            self.sink.commit(&key, object)?;
+            let bytes = object.tally().written();
+            self.sink.commit(&key, object.into_inner())?;
             self.count_object("requests", bytes);
             self.written.push(key);
         }

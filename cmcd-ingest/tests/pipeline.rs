@@ -36,6 +36,7 @@ fn same_input_same_objects() {
     let (b_stats, b) = run(&lines, config);
     assert_eq!(a.objects, b.objects);
     assert_eq!(a_stats, b_stats);
+    assert_counts_match_objects(&a_stats, &a);
     assert_eq!(a_stats.rows + a_stats.quarantined_total(), lines.len() as u64);
     // Layout: requests and sessions per dt/hour, quarantine at the top.
     let re = |k: &str| {
@@ -202,4 +203,37 @@ fn a_failing_object_is_a_sink_error_with_its_key() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// The counters are the objects as stored, whole.
+fn assert_counts_match_objects(stats: &cmcd_ingest::pipeline::Stats, sink: &MemorySink) {
+    for table in ["requests", "sessions", "quarantine"] {
+        let stored: Vec<usize> = sink
+            .objects
+            .iter()
+            .filter(|(k, _)| k.starts_with(&format!("{table}/")))
+            .map(|(_, v)| v.len())
+            .collect();
+        assert_eq!(stats.objects.get(table).copied(), Some(stored.len() as u64), "{table}");
+        let bytes: usize = stored.iter().sum();
+        assert_eq!(stats.object_bytes.get(table).copied(), Some(bytes as u64), "{table}");
+    }
+}
+
+/// With Parquet, whose footer is written when a file finishes, the counted bytes are still the
+/// stored objects'.
+#[cfg(feature = "parquet")]
+#[test]
+fn parquet_object_sizes_are_counted_whole() {
+    let lines = traffic();
+    let fields = cmcd_ingest::field::FieldSet::all();
+    let config = Config { row_group_rows: 1000, file_bytes: 400_000, ..Config::default() };
+    let encoder = cmcd_ingest::parquet::ParquetEncoder::default();
+    let mut p = Pipeline::new(fields, config, encoder, MemorySink::default());
+    for (i, l) in lines.iter().enumerate() {
+        p.push(l.as_bytes(), Position::Line { source: "gen-log", number: i as u64 + 1 }).unwrap();
+    }
+    let (stats, sink) = p.finish().unwrap();
+    assert!(stats.objects.get("requests").copied().unwrap_or(0) > 1, "{stats:?}");
+    assert_counts_match_objects(&stats, &sink);
 }
