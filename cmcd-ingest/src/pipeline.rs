@@ -144,13 +144,16 @@ pub enum Input<'l> {
     Reject(&'l [u8], Reason),
 }
 
+/// A `requests` file of encoder `E`, written to an object of sink `S` through a byte count.
+type RequestsFile<E, S> = <E as Encoder>::File<CountingWriter<<S as Sink>::Object>>;
+
 /// The pipeline (see the module docs).
 pub struct Pipeline<E: Encoder, S: Sink> {
     fields: FieldSet,
     config: Config,
     encoder: E,
     sink: S,
-    open: BTreeMap<Partition, OpenPartition<E::File<CountingWriter<S::Object>>>>,
+    open: BTreeMap<Partition, OpenPartition<RequestsFile<E, S>>>,
     aggregator: Aggregator,
     /// First line of each hour with sessions, naming its `sessions` object.
     session_ids: BTreeMap<Partition, BatchId>,
