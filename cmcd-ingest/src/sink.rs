@@ -28,8 +28,9 @@ pub trait Sink {
     ///
     /// [`Error::Sink`] when the object cannot be started (retryable).
     fn create(&mut self, key: &str) -> Result<Self::Object, Error>;
-    /// Completes an object from [`create`](Self::create): it appears under `key`, whole.
-    /// An object dropped without `commit` leaves nothing behind.
+    /// Completes an object from [`create`](Self::create) (`key` is the one given there, for
+    /// errors and for sinks that do not keep it): it appears under that key, whole. An object
+    /// dropped without `commit` leaves nothing behind.
     ///
     /// # Errors
     ///
@@ -75,18 +76,13 @@ const FILE_BUFFER: usize = 1 << 20;
 pub struct TempFile {
     file: Option<io::BufWriter<fs::File>>,
     tmp: PathBuf,
+    path: PathBuf,
 }
 
 impl Write for TempFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match &mut self.file {
             Some(f) => f.write(buf),
-            None => Err(io::Error::other("object already committed")),
-        }
-    }
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        match &mut self.file {
-            Some(f) => f.write_all(buf),
             None => Err(io::Error::other("object already committed")),
         }
     }
@@ -114,18 +110,18 @@ impl Sink for LocalDir {
         }
         let tmp = path.with_extension("tmp");
         let file = fs::File::create(&tmp).map_err(err)?;
-        Ok(TempFile { file: Some(io::BufWriter::with_capacity(FILE_BUFFER, file)), tmp })
+        let file = Some(io::BufWriter::with_capacity(FILE_BUFFER, file));
+        Ok(TempFile { file, tmp, path })
     }
 
     fn commit(&mut self, key: &str, mut object: TempFile) -> Result<(), Error> {
         let err = |source| Error::Sink { key: key.to_owned(), source };
-        let path = self.path(key).map_err(err)?;
         let Some(file) = object.file.take() else {
             return Err(err(io::Error::other("object already committed")));
         };
         let result = file.into_inner().map_err(io::IntoInnerError::into_error).and_then(|f| {
             drop(f);
-            fs::rename(&object.tmp, &path)
+            fs::rename(&object.tmp, &object.path)
         });
         if result.is_err() {
             let _ = fs::remove_file(&object.tmp);
@@ -307,7 +303,7 @@ impl Encoder for TextEncoder {
     fn create<W: Write>(&self, table: &'static Table, out: W) -> Result<TextFile<W>, Error> {
         let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
         let mut file = TextFile { out: CountingWriter::new(out), line: String::new() };
-        file.emit(&(names.join("\t") + "\n"))?;
+        emit(&mut file.out, &(names.join("\t") + "\n"))?;
         Ok(file)
     }
     fn extension(&self) -> &'static str {
@@ -315,11 +311,9 @@ impl Encoder for TextEncoder {
     }
 }
 
-impl<W: Write> TextFile<W> {
-    fn emit(&mut self, text: &str) -> Result<(), Error> {
-        let tally = self.out.tally();
-        self.out.write_all(text.as_bytes()).map_err(|e| tally.error(unreported(&e)))
-    }
+/// Writes `text` to `out`; a failure is the output's own error.
+fn emit<W: Write>(out: &mut CountingWriter<W>, text: &str) -> Result<(), Error> {
+    out.write_all(text.as_bytes()).map_err(|e| out.tally.error(unreported(&e)))
 }
 
 impl<W: Write> EncodedFile<W> for TextFile<W> {
@@ -340,20 +334,16 @@ impl<W: Write> EncodedFile<W> for TextFile<W> {
                 };
             }
             self.line.push('\n');
-            let line = std::mem::take(&mut self.line);
-            let written = self.emit(&line);
-            self.line = line;
-            written?;
+            emit(&mut self.out, &self.line)?;
         }
         batch.clear();
         Ok(())
     }
     fn bytes(&self) -> u64 {
-        self.out.tally().written()
+        self.out.tally.written()
     }
     fn finish(mut self) -> Result<W, Error> {
-        let tally = self.out.tally();
-        self.out.flush().map_err(|e| tally.error(unreported(&e)))?;
+        self.out.flush().map_err(|e| self.out.tally.error(unreported(&e)))?;
         Ok(self.out.into_inner())
     }
 }
