@@ -51,7 +51,8 @@ use clap::Parser;
 
 // The ingest commands allocate and free large column buffers per row group; glibc's malloc
 // returns them to the kernel each time (measured: a fifth of the CPU time of `ingest file`
-// went to page faults and system calls). mimalloc keeps them.
+// went to page faults and system calls). mimalloc keeps them; built without its transparent
+// huge pages (feature `no_thp`), whose 2 MiB faults cost more system time than they saved.
 #[cfg(feature = "ingest")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
