@@ -193,6 +193,21 @@ pub fn parse_into<'a>(
     line: &'a [u8],
     record: &mut Record<'a>,
 ) -> Result<(), Reason> {
+    parse_into_with(fields, line, record, &mut DecodeMemo::default())
+}
+
+/// [`parse_into`], reusing the decoded values of percent-encoded cells seen before (see
+/// [`DecodeMemo`]). The record is the same as [`parse_into`]'s.
+///
+/// # Errors
+///
+/// The [`Reason`] the line is quarantined for.
+pub fn parse_into_with<'a>(
+    fields: &FieldSet,
+    line: &'a [u8],
+    record: &mut Record<'a>,
+    memo: &mut DecodeMemo,
+) -> Result<(), Reason> {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if line.len() > MAX_LINE_LEN {
@@ -225,7 +240,7 @@ pub fn parse_into<'a>(
     for (&field, &end) in fields.fields().iter().zip(&ends) {
         // TAB is ASCII, so every boundary is a char boundary.
         let raw = line.get(start..end).ok_or(Reason::FieldCount)?;
-        record.set(field, parse_cell(field, raw)?);
+        record.set(field, parse_cell(field, raw, memo)?);
         start = end + 1;
     }
     if record.millis(Field::Timestamp).is_none() {
@@ -269,7 +284,7 @@ fn find_tabs(line: &[u8], ends: &mut [usize]) -> Option<usize> {
     Some(n)
 }
 
-fn parse_cell(field: Field, raw: &str) -> Result<Cell<'_>, Reason> {
+fn parse_cell<'a>(field: Field, raw: &'a str, memo: &mut DecodeMemo) -> Result<Cell<'a>, Reason> {
     if let [b'-'] = raw.as_bytes() {
         return Ok(Cell::Null);
     }
@@ -280,8 +295,80 @@ fn parse_cell(field: Field, raw: &str) -> Result<Cell<'_>, Reason> {
         Kind::Seconds => Cell::Millis(parse_millis(raw).ok_or(Reason::BadNumber)?),
         Kind::Integer => Cell::Int(parse_int(raw).ok_or(Reason::BadNumber)?),
         Kind::Text | Kind::Cmcd => Cell::Text(Cow::Borrowed(raw)),
-        Kind::EncodedText => Cell::Text(percent_decode(raw)),
+        Kind::EncodedText => Cell::Text(memo.decode(field, raw)),
     })
+}
+
+/// Decoded values of percent-encoded cells, by field and logged text, so that a value logged
+/// again is copied instead of decoded again: a client sends the same user agent, and mostly
+/// the same headers, with every request (on generated traffic the user-agent, header-name and
+/// header cells with escapes repeat an earlier value in about 60–100 % of lines).
+///
+/// A direct-mapped table of [`DecodeMemo::SLOTS`] slots: a cell's slot is chosen from its field,
+/// its length and three of its words; the slot keeps the last text that mapped to it, and is
+/// reused only when the logged text is equal in full. A collision costs a decode, never a
+/// wrong value. Texts longer than [`DecodeMemo::MAX_TEXT`] are not kept (memory stays under
+/// about 4 MiB). The default memo has no slots and decodes every cell.
+#[derive(Debug, Clone, Default)]
+pub struct DecodeMemo {
+    slots: Vec<MemoSlot>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct MemoSlot {
+    field: Option<Field>,
+    raw: String,
+    decoded: String,
+}
+
+impl DecodeMemo {
+    /// Slots in the table.
+    pub const SLOTS: usize = 1024;
+    /// Longest logged text kept, in bytes.
+    pub const MAX_TEXT: usize = 2048;
+
+    /// An empty memo with [`DecodeMemo::SLOTS`] slots.
+    pub fn new() -> Self {
+        Self { slots: vec![MemoSlot::default(); Self::SLOTS] }
+    }
+
+    /// `raw` percent-decoded ([`percent_decode`]), from the memo when it decoded the same
+    /// text of `field` last in its slot.
+    pub fn decode<'a>(&mut self, field: Field, raw: &'a str) -> Cow<'a, str> {
+        if memchr::memchr(b'%', raw.as_bytes()).is_none() {
+            return Cow::Borrowed(raw);
+        }
+        if self.slots.is_empty() || raw.len() > Self::MAX_TEXT {
+            return percent_decode(raw);
+        }
+        let at = slot_of(field, raw.as_bytes()) % self.slots.len();
+        let Some(slot) = self.slots.get_mut(at) else { return percent_decode(raw) };
+        if slot.field == Some(field) && slot.raw == raw {
+            return Cow::Owned(slot.decoded.clone());
+        }
+        let decoded = percent_decode(raw);
+        slot.field = Some(field);
+        slot.raw.clear();
+        slot.raw.push_str(raw);
+        slot.decoded.clear();
+        slot.decoded.push_str(&decoded);
+        decoded
+    }
+}
+
+/// A slot number for a cell: its field, length, and first, middle and last eight bytes, mixed.
+fn slot_of(field: Field, raw: &[u8]) -> usize {
+    let word = |at: usize| {
+        raw.get(at..).and_then(|r| r.first_chunk::<8>()).map_or(0, |w| u64::from_le_bytes(*w))
+    };
+    let n = raw.len();
+    let mut h = (n as u64) << 8 | field.index() as u64;
+    for w in [word(0), word(n / 2), word(n.saturating_sub(8))] {
+        h = (h ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        h ^= h >> 29;
+    }
+    // The high bits mix the most input.
+    (h >> 32) as usize
 }
 
 /// A non-negative decimal integer of at most 18 digits.
@@ -551,6 +638,54 @@ mod tests {
         secs.checked_mul(1000)?.checked_add(ms)
     }
 
+    /// A memo of two slots, so that the tests collide often.
+    fn tiny_memo() -> DecodeMemo {
+        DecodeMemo { slots: vec![MemoSlot::default(); 2] }
+    }
+
+    #[test]
+    fn the_memo_reuses_only_an_equal_text_of_the_same_field() {
+        let mut memo = DecodeMemo::new();
+        let ua = "Mozilla/5.0%20(X11)%20dash.js/4.7";
+        assert_eq!(memo.decode(Field::CsUserAgent, ua), "Mozilla/5.0 (X11) dash.js/4.7");
+        assert!(memo.slots.iter().any(|s| s.raw == ua), "kept");
+        assert_eq!(memo.decode(Field::CsUserAgent, ua), "Mozilla/5.0 (X11) dash.js/4.7");
+        // The same text in another field, and texts equal in length, first, middle and last
+        // eight bytes (the same slot) but not in full: decoded, never taken from the memo.
+        assert_eq!(memo.decode(Field::CsReferer, ua), "Mozilla/5.0 (X11) dash.js/4.7");
+        let a = "%41%42%43%44XYZW1234abcd5678%45%46%47%48";
+        let b = "%41%42%43%44XYZW4321abcd5678%45%46%47%48";
+        assert_eq!(
+            slot_of(Field::CsHeaders, a.as_bytes()),
+            slot_of(Field::CsHeaders, b.as_bytes())
+        );
+        assert_eq!(memo.decode(Field::CsHeaders, a), "ABCDXYZW1234abcd5678EFGH");
+        assert_eq!(memo.decode(Field::CsHeaders, b), "ABCDXYZW4321abcd5678EFGH");
+        assert_eq!(memo.decode(Field::CsHeaders, a), "ABCDXYZW1234abcd5678EFGH");
+        // Text without escapes is borrowed; text longer than the cap is decoded, not kept.
+        assert!(matches!(memo.decode(Field::CsHeaders, "plain"), Cow::Borrowed("plain")));
+        let long = "%20".repeat(DecodeMemo::MAX_TEXT);
+        assert_eq!(memo.decode(Field::CsCookie, &long), " ".repeat(DecodeMemo::MAX_TEXT));
+        assert!(memo.slots.iter().all(|s| s.raw.len() <= DecodeMemo::MAX_TEXT));
+    }
+
+    #[test]
+    fn a_record_is_the_same_with_and_without_a_memo() {
+        let fields = FieldSet::parse_names("timestamp,cs-user-agent,cs-headers").unwrap();
+        let lines = [
+            "1714650000.5\tcurl/8%20x\thost:a%0Aaccept:*/*",
+            "1714650001.5\tcurl/8%20x\thost:a%0Aaccept:*/*",
+            "1714650002.5\tcurl/8%20y\t-",
+            "1714650003.5\tcurl/8%20x\thost:a%0Aaccept:*/*",
+        ];
+        let mut memo = tiny_memo();
+        let mut record = Record::default();
+        for line in lines {
+            parse_into_with(&fields, line.as_bytes(), &mut record, &mut memo).unwrap();
+            assert_eq!(record, parse(&fields, line.as_bytes()).unwrap(), "{line}");
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn millis_match_the_definition(s in "[0-9]{0,14}(\\.[0-9]{0,11})?[.0-9a ]{0,2}") {
@@ -575,6 +710,20 @@ mod tests {
             }
         }
 
+        /// Whatever the order of repeats and collisions, a memo decodes like `percent_decode`.
+        #[test]
+        fn the_memo_decodes_like_percent_decode(
+            picks in proptest::collection::vec((0usize..3, 0usize..6), 1..200),
+            pool in proptest::collection::vec("([a-z%]|%[0-9A-F]{2}){0,12}", 6),
+        ) {
+            let fields = [Field::CsUserAgent, Field::CsHeaders, Field::CsCookie];
+            let mut memo = tiny_memo();
+            for (f, p) in picks {
+                let raw = &pool[p];
+                proptest::prop_assert_eq!(memo.decode(fields[f], raw), percent_decode(raw));
+            }
+        }
+
         #[test]
         fn percent_decode_matches_the_definition(s in "([%0-9a-fA-FgG+ é]|%[0-9a-fA-F]{0,2}){0,40}") {
             proptest::prop_assert_eq!(percent_decode(&s).into_owned(), naive_percent_decode(&s));
@@ -592,7 +741,7 @@ mod tests {
             if cells.len() == fields.len() {
                 let r = got.unwrap();
                 fn cell(f: Field, raw: &str) -> Cell<'_> {
-                    parse_cell(f, raw).unwrap()
+                    parse_cell(f, raw, &mut DecodeMemo::default()).unwrap()
                 }
                 proptest::prop_assert_eq!(r.get(Field::CIp), &cell(Field::CIp, &cells[1]));
                 proptest::prop_assert_eq!(r.get(Field::CsMethod), &cell(Field::CsMethod, &cells[2]));

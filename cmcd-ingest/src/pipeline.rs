@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use crate::batch::Batch;
 use crate::error::{Error, Reason};
 use crate::field::FieldSet;
+use crate::line::DecodeMemo;
 use crate::partition::{BatchId, Partition};
 use crate::request::Request;
 use crate::schema::{self, Table};
@@ -155,6 +156,8 @@ pub struct Pipeline<E: Encoder, S: Sink> {
     sink: S,
     open: BTreeMap<Partition, OpenPartition<RequestsFile<E, S>>>,
     aggregator: Aggregator,
+    /// Decoded values of percent-encoded cells seen before.
+    memo: DecodeMemo,
     /// First line of each hour with sessions, naming its `sessions` object.
     session_ids: BTreeMap<Partition, BatchId>,
     quarantine: String,
@@ -185,6 +188,7 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
             sink,
             open: BTreeMap::new(),
             aggregator,
+            memo: DecodeMemo::new(),
             session_ids: BTreeMap::new(),
             quarantine: String::new(),
             quarantine_first: None,
@@ -341,7 +345,7 @@ impl<E: Encoder, S: Sink> Pipeline<E, S> {
     ) -> Result<bool, Error> {
         self.stats.lines += 1;
         self.stats.bytes += line.len() as u64;
-        if let Err(reason) = slot.parse_into(&self.fields, line) {
+        if let Err(reason) = slot.parse_into_with(&self.fields, line, &mut self.memo) {
             self.quarantine(line, reason, at)?;
             return Ok(false);
         }

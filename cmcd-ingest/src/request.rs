@@ -3,7 +3,7 @@
 use crate::Reason;
 use crate::extract::{self, Cmcd};
 use crate::field::{Field, FieldSet};
-use crate::line::{self, Cell, Record};
+use crate::line::{self, Cell, DecodeMemo, Record};
 use crate::partition::Partition;
 use crate::schema::{CmcdKey, Datum, Meta, Source};
 
@@ -35,7 +35,21 @@ impl<'a> Request<'a> {
     ///
     /// The quarantine [`Reason`].
     pub fn parse_into(&mut self, fields: &FieldSet, line: &'a [u8]) -> Result<(), Reason> {
-        line::parse_into(fields, line, &mut self.record)?;
+        self.parse_into_with(fields, line, &mut DecodeMemo::default())
+    }
+
+    /// [`Request::parse_into`], reusing decoded cells from `memo` (see [`DecodeMemo`]).
+    ///
+    /// # Errors
+    ///
+    /// The quarantine [`Reason`].
+    pub fn parse_into_with(
+        &mut self,
+        fields: &FieldSet,
+        line: &'a [u8],
+        memo: &mut DecodeMemo,
+    ) -> Result<(), Reason> {
+        line::parse_into_with(fields, line, &mut self.record, memo)?;
         self.cmcd = extract::extract(fields, &self.record);
         self.smd_session_id =
             self.record.text(Field::CsUriStem).and_then(extract::smd_session_id).map(str::to_owned);
