@@ -52,14 +52,21 @@ for round in $(seq "$REPEAT"); do
 done
 "$PY" - "$WORK/rounds.txt" <<'PY'
 import re, sys
-best = {}
+rounds = []  # one {contender: CPU s} per round, in the order measured
 for line in open(sys.argv[1]):
     name, cpu = re.match(r"(\w+): cpu ([\d.]+)", line).groups()
-    best[name] = min(best.get(name, 1e9), float(cpu))
+    if not rounds or name in rounds[-1]:
+        rounds.append({})
+    rounds[-1][name] = float(cpu)
+best = {name: min(r[name] for r in rounds if name in r) for name in rounds[0]}
 ours = best["ours"]
 print(f"best of rounds, CPU s: {best}")
-print(f"ours vs python_baseline: {best['python_baseline'] / ours:.1f}x faster (target >= 20x)")
-print(f"ours vs polars_bare_read: {ours / best['polars_bare_read']:.1f}x slower (target <= 2x)")
+print(f"ours vs python_baseline: {best['python_baseline'] / ours:.2f}x faster (target >= 20x)")
+print(f"ours vs polars_bare_read: {ours / best['polars_bare_read']:.2f}x slower (target <= 2x)")
+# Per round: how the ratios move with this machine's noise.
+full = [r for r in rounds if len(r) == len(best)]
+print("per round, baseline / ours:", ", ".join(f"{r['python_baseline'] / r['ours']:.2f}" for r in full))
+print("per round, ours / polars:", ", ".join(f"{r['ours'] / r['polars_bare_read']:.2f}" for r in full))
 PY
 
 if [ "${SKIP_10M:-0}" != 1 ]; then
