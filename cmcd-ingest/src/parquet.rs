@@ -298,34 +298,6 @@ mod tests {
         assert_eq!(&bytes[..4], b"PAR1");
         assert_eq!(&bytes[bytes.len() - 4..], b"PAR1");
         assert!(written > 0 && written < bytes.len() as u64, "the footer comes at finish");
-
-        // An output that fails reports its own error (as a sink error), not polars' rewording.
-        let mut file =
-            ParquetEncoder::default().create(schema::requests(), Full(bytes.len() / 2)).unwrap();
-        let failed = file.write(&mut batch.clone()).and_then(|()| file.finish().map(drop));
-        match failed {
-            Err(Error::Sink { key, source }) => {
-                assert!(key.is_empty());
-                assert_eq!(source.kind(), std::io::ErrorKind::StorageFull);
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    /// An output with room for `.0` more bytes.
-    struct Full(usize);
-
-    impl Write for Full {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            if buf.len() > self.0 {
-                return Err(std::io::ErrorKind::StorageFull.into());
-            }
-            self.0 -= buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
     }
 
     /// One ZSTD context per file (`crate::compress`) writes the same bytes as polars' page

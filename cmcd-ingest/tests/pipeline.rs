@@ -152,6 +152,7 @@ struct FullDisk {
     committed: Vec<String>,
 }
 
+/// An output with room for `.0` more bytes, then full.
 struct Limited(usize);
 
 impl std::io::Write for Limited {
@@ -236,4 +237,35 @@ fn parquet_object_sizes_are_counted_whole() {
     let (stats, sink) = p.finish().unwrap();
     assert!(stats.objects.get("requests").copied().unwrap_or(0) > 1, "{stats:?}");
     assert_counts_match_objects(&stats, &sink);
+}
+
+/// A Parquet file whose output fails reports the output's own error (as a sink error, its key
+/// filled in by the pipeline), not polars' rewording of it.
+#[cfg(feature = "parquet")]
+#[test]
+fn a_failing_parquet_output_is_a_sink_error() {
+    use cmcd_ingest::sink::{EncodedFile, Encoder};
+
+    let fields = cmcd_ingest::field::FieldSet::all();
+    let mut batch = cmcd_ingest::batch::Batch::new(cmcd_ingest::schema::requests(), 64);
+    for line in traffic().iter().take(200) {
+        if let Ok(request) = cmcd_ingest::request::Request::parse(&fields, line.as_bytes()) {
+            batch.push_row(|c| request.datum(c.source));
+        }
+    }
+    let encoder = cmcd_ingest::parquet::ParquetEncoder::default();
+    let mut file = encoder.create(cmcd_ingest::schema::requests(), Vec::new()).unwrap();
+    file.write(&mut batch.clone()).unwrap();
+    let bytes = file.finish().unwrap();
+
+    let mut file =
+        encoder.create(cmcd_ingest::schema::requests(), Limited(bytes.len() / 2)).unwrap();
+    let failed = file.write(&mut batch).and_then(|()| file.finish().map(drop));
+    match failed {
+        Err(cmcd_ingest::error::Error::Sink { key, source }) => {
+            assert!(key.is_empty());
+            assert_eq!(source.kind(), std::io::ErrorKind::StorageFull);
+        }
+        other => panic!("{other:?}"),
+    }
 }
