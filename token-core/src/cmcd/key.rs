@@ -168,13 +168,17 @@ macro_rules! registry {
 
             /// The key for a wire name; `None` for custom and unknown keys.
             pub fn from_name(name: &str) -> Option<Self> {
+                Self::from_name_bytes(name.as_bytes())
+            }
+
+            /// [`Key::from_name`] for a name given as bytes.
+            pub(crate) fn from_name_bytes(bytes: &[u8]) -> Option<Self> {
                 // A perfect hash of the name packed into an integer (see `pack`): one
                 // multiplication and one table probe instead of string comparisons.
-                if name.is_empty() || name.len() > MAX_NAME_LEN {
+                if bytes.is_empty() || bytes.len() > MAX_NAME_LEN {
                     return None;
                 }
                 // Same value as `pack`, without the byte buffer (which compiles to a copy call).
-                let bytes = name.as_bytes();
                 let packed = bytes.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b)) << (8 * (8 - bytes.len()));
                 let slot = SLOTS.get(slot_of(packed)).copied().unwrap_or(0);
                 let i = usize::from(slot).checked_sub(1)?;
@@ -182,7 +186,7 @@ macro_rules! registry {
                 (PACKED_NAMES.get(i) == Some(&packed))
                     .then(|| Self::ALL.get(i).copied())
                     .flatten()
-                    .filter(|k| k.name().len() == name.len())
+                    .filter(|k| k.name().len() == bytes.len())
             }
 
             /// The wire name.

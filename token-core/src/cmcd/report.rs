@@ -389,7 +389,7 @@ impl Report {
         usize::from(self.slots.get(key as usize).copied().unwrap_or(0)).checked_sub(1)
     }
 
-    fn set(&mut self, key: Key, value: Value) -> Option<Value> {
+    pub(crate) fn set(&mut self, key: Key, value: Value) -> Option<Value> {
         if let Some(i) = self.slot(key) {
             return self.entries.get_mut(i).map(|slot| std::mem::replace(&mut slot.1, value));
         }
@@ -414,6 +414,16 @@ impl Report {
     pub fn insert(&mut self, key: Key, value: Value) -> Result<Option<Value>, DropReason> {
         check_value(key, &value)?;
         Ok(self.set(key, value))
+    }
+
+    /// Whether registered key `key` holds a value.
+    pub(crate) fn contains(&self, key: Key) -> bool {
+        self.present & bit(key) != 0
+    }
+
+    /// Whether some registered key was dropped.
+    pub(crate) fn has_dropped(&self) -> bool {
+        !self.dropped.is_empty()
     }
 
     /// Removes a registered key.
@@ -914,7 +924,7 @@ fn checked_string(
     checked_string_any(s, ctx)
 }
 
-fn token_value(key: Key, t: &str) -> Option<Value> {
+pub(crate) fn token_value(key: Key, t: &str) -> Option<Value> {
     Some(match key {
         Key::Ot => Value::ObjectType(ObjectType::from_token(t)?),
         Key::Sf => Value::StreamingFormat(StreamingFormat::from_token(t)?),

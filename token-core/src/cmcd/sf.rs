@@ -581,6 +581,11 @@ fn class(b: u8) -> u8 {
     CLASS.get(usize::from(b)).copied().unwrap_or(0)
 }
 
+/// Whether `b` may stand unescaped in a String: printable ASCII other than `"` and `\`.
+pub(crate) fn is_plain_string_byte(b: u8) -> bool {
+    class(b) & CLASS_STRING != 0
+}
+
 struct Parser<'a> {
     input: &'a [u8],
     /// `input` as text when it is valid UTF-8 (checked once), so slices need no re-validation.

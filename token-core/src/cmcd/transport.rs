@@ -179,6 +179,11 @@ pub fn url_query(url: &str) -> &str {
 /// Parses one dictionary straight into the report (no intermediate [`sf::Dictionary`]); the
 /// caller applies [`Report::finish`] once all payloads are in.
 fn parse_into(report: &mut Report, payload: &[u8], policy: Policy) -> Result<(), Error> {
+    // Most payloads are in the one shape players write, read without the general machinery;
+    // anything else is left as it was for the general parser.
+    if super::canonical::read_into(report, payload) {
+        return Ok(());
+    }
     sf::parse_members_with(payload, |key, cursor| report.absorb_cursor(key, cursor, policy))?;
     Ok(())
 }
