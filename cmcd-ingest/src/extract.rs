@@ -22,6 +22,8 @@
 //! the logged value reaches 800 bytes or holds fewer lines than `cs-headers-count`; the last,
 //! possibly partial, header line is then not decoded and `cmcd_headers_truncated` is set.
 
+use std::borrow::Cow;
+
 use token_core::cmcd::{self, Key, ObjectType, PlayerState, Policy, Report, Samples, StreamType};
 use token_core::cmcd::{StreamingFormat, Value, Version};
 
@@ -321,7 +323,7 @@ fn apply_cells(fields: &FieldSet, record: &Record<'_>, out: &mut Cmcd) -> bool {
     // `ot` first: list cells pick the member tagged with it.
     let mut any = false;
     if let Some(cell) = record.text(Field::CmcdObjectType) {
-        match ObjectType::from_token(unquote(cell).as_str()) {
+        match ObjectType::from_token(&unquote(cell)) {
             Some(ot) => {
                 out.ot = Some(ot);
                 any = true;
@@ -343,23 +345,35 @@ fn apply_cells(fields: &FieldSet, record: &Record<'_>, out: &mut Cmcd) -> bool {
             }
         };
     }
+    // A text cell usually repeats the payload's value: kept without a new allocation then.
+    macro_rules! text_cell {
+        ($field:ident, $slot:expr) => {
+            if let Some(text) = record.text(Field::$field) {
+                let value = unquote(text);
+                if $slot.as_deref() != Some(&*value) {
+                    $slot = Some(value.into_owned());
+                }
+                any = true;
+            }
+        };
+    }
     let num = |t: &str| cell_number(t, ot);
     cell!(CmcdEncodedBitrate, out.br, num);
     cell!(CmcdBufferLength, out.bl, num);
     cell!(CmcdBufferStarvation, out.bs, cell_bool);
-    cell!(CmcdContentId, out.cid, |t: &str| Some(unquote(t)));
+    text_cell!(CmcdContentId, out.cid);
     cell!(CmcdObjectDuration, out.d, num);
     cell!(CmcdDeadline, out.dl, num);
     cell!(CmcdMeasuredThroughput, out.mtp, num);
-    cell!(CmcdNextObjectRequest, out.nor, |t: &str| Some(unquote(t)));
-    cell!(CmcdNextRangeRequest, out.nrr, |t: &str| Some(unquote(t)));
+    text_cell!(CmcdNextObjectRequest, out.nor);
+    text_cell!(CmcdNextRangeRequest, out.nrr);
     cell!(CmcdPlaybackRate, out.pr, |t: &str| unquote(t)
         .parse::<f64>()
         .ok()
         .filter(|p| p.is_finite() && *p >= 0.0));
     cell!(CmcdRequestedMaximumThroughput, out.rtp, num);
     cell!(CmcdStreamingFormat, out.sf, |t: &str| StreamingFormat::from_token(&unquote(t)));
-    cell!(CmcdSessionId, out.sid, |t: &str| Some(unquote(t)));
+    text_cell!(CmcdSessionId, out.sid);
     cell!(CmcdStreamType, out.st, |t: &str| StreamType::from_token(&unquote(t)));
     cell!(CmcdStartup, out.su, cell_bool);
     cell!(CmcdTopBitrate, out.tb, num);
@@ -368,12 +382,13 @@ fn apply_cells(fields: &FieldSet, record: &Record<'_>, out: &mut Cmcd) -> bool {
     any
 }
 
-/// Strips one pair of surrounding double quotes and undoes `\"` and `\\`.
-fn unquote(text: &str) -> String {
+/// Strips one pair of surrounding double quotes and undoes `\"` and `\\` (borrowed unless
+/// there was an escape).
+fn unquote(text: &str) -> Cow<'_, str> {
     match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-        Some(inner) if memchr::memchr(b'\\', inner.as_bytes()).is_none() => inner.to_owned(),
-        Some(inner) => inner.replace("\\\"", "\"").replace("\\\\", "\\"),
-        None => text.to_owned(),
+        Some(inner) if memchr::memchr(b'\\', inner.as_bytes()).is_none() => Cow::Borrowed(inner),
+        Some(inner) => Cow::Owned(inner.replace("\\\"", "\"").replace("\\\\", "\\")),
+        None => Cow::Borrowed(text),
     }
 }
 
@@ -411,6 +426,11 @@ fn cell_number(text: &str, ot: Option<ObjectType>) -> Option<i64> {
 }
 
 fn scalar_number(text: &str) -> Option<i64> {
+    // Plain digits, the common cell, without the general parsers (18 digits cannot overflow).
+    let digits = text.as_bytes();
+    if (1..=18).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit) {
+        return Some(digits.iter().fold(0, |n, &d| n * 10 + i64::from(d - b'0')));
+    }
     if let Ok(n) = text.parse::<i64>() {
         return (n >= 0).then_some(n);
     }
@@ -555,7 +575,22 @@ mod tests {
         (sid_ok && b64(h) && b64(p) && b64(s)).then_some(*sid)
     }
 
+    /// The definition the digit fast path of `scalar_number` must match.
+    fn naive_scalar_number(text: &str) -> Option<i64> {
+        if let Ok(n) = text.parse::<i64>() {
+            return (n >= 0).then_some(n);
+        }
+        let f: f64 = text.parse().ok()?;
+        #[allow(clippy::cast_possible_truncation)]
+        (0.0..9.0e15).contains(&f).then(|| f.round() as i64)
+    }
+
     proptest::proptest! {
+        #[test]
+        fn number_cells_match_the_definition(s in "[0-9]{1,20}|[0-9]{0,3}[.][0-9]{0,3}|[+-]?[0-9]{1,4}|[0-9]e[0-9]|") {
+            proptest::prop_assert_eq!(scalar_number(&s), naive_scalar_number(&s));
+        }
+
         #[test]
         fn session_id_matches_the_definition(s in "(https?://[a-z.]{0,6})?(/|[a-c]|[.]|[?#:~_-]|%20){0,24}") {
             proptest::prop_assert_eq!(smd_session_id(&s), naive_session_id(&s));
