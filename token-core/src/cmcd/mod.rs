@@ -78,7 +78,7 @@
 //! `sfv`'s zero-copy visitor API was not measured. The end-to-end decode numbers against the
 //! SVTA JavaScript library are in `BENCHMARKS.md`.
 
-mod canonical;
+pub(crate) mod canonical;
 pub mod encode;
 pub mod error;
 pub mod key;

@@ -5,7 +5,7 @@
 #![allow(clippy::expect_used)]
 
 use crate::cmcd::validate::{self, Mode};
-use crate::cmcd::{self, MAX_PAYLOAD_LEN, Policy, Report, Version, sf};
+use crate::cmcd::{self, MAX_PAYLOAD_LEN, Policy, Report, Version, canonical, sf};
 
 /// Feeds arbitrary bytes to every decoder, raw parser and validator under both policies: none
 /// may panic. A dictionary that parses must serialize, and the serialization must parse back
@@ -43,6 +43,24 @@ pub fn parse_never_panics(data: &[u8]) {
                 direct, via_dictionary,
                 "direct decoding differs from typing the dictionary"
             );
+        }
+    }
+
+    // The narrow reader of player-shaped payloads either gives up without a trace or reads
+    // what the general parser reads, under both policies.
+    if data.len() <= MAX_PAYLOAD_LEN {
+        let mut narrow = Report::new();
+        if canonical::read_into(&mut narrow, data) {
+            for policy in [Policy::Strict, Policy::Lenient] {
+                let mut general = Report::new();
+                sf::parse_members_with(data, |key, cursor| {
+                    general.absorb_cursor(key, cursor, policy);
+                })
+                .expect("what the narrow reader reads parses");
+                assert_eq!(narrow, general, "the narrow reader differs from the general parser");
+            }
+        } else {
+            assert_eq!(narrow, Report::new(), "the narrow reader left a trace");
         }
     }
 
