@@ -426,10 +426,9 @@ fn cell_number(text: &str, ot: Option<ObjectType>) -> Option<i64> {
 }
 
 fn scalar_number(text: &str) -> Option<i64> {
-    // Plain digits, the common cell, without the general parsers (18 digits cannot overflow).
-    let digits = text.as_bytes();
-    if (1..=18).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit) {
-        return Some(digits.iter().fold(0, |n, &d| n * 10 + i64::from(d - b'0')));
+    // Plain digits, the common cell, read as the log's integer cells are.
+    if let Some(n) = crate::line::parse_int(text) {
+        return Some(n);
     }
     if let Ok(n) = text.parse::<i64>() {
         return (n >= 0).then_some(n);

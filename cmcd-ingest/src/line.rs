@@ -372,7 +372,7 @@ fn slot_of(field: Field, raw: &[u8]) -> usize {
 }
 
 /// A non-negative decimal integer of at most 18 digits.
-fn parse_int(s: &str) -> Option<i64> {
+pub(crate) fn parse_int(s: &str) -> Option<i64> {
     if s.is_empty() || s.len() > 18 {
         return None;
     }

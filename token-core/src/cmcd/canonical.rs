@@ -108,7 +108,7 @@ fn value(key: Key, kind: Kind, p: &[u8], at: usize) -> Option<(Value, usize)> {
         }
         Kind::StringList if list => {
             let (texts, end) = strings(p, at + 1)?;
-            (Value::Strings(texts.into_iter().map(str::to_owned).collect()), end)
+            (Value::Strings(texts), end)
         }
         Kind::StringList => {
             let (s, end) = string(p, at)?;
@@ -186,11 +186,11 @@ fn string(p: &[u8], at: usize) -> Option<(&str, usize)> {
 
 /// The members of an inner list of Strings without parameters, `at` just after its `(`; the
 /// texts and the position after the `)`.
-fn strings(p: &[u8], mut at: usize) -> Option<(Vec<&str>, usize)> {
+fn strings(p: &[u8], mut at: usize) -> Option<(Vec<String>, usize)> {
     let mut texts = Vec::new();
     loop {
         let (text, end) = string(p, at)?;
-        texts.push(text);
+        texts.push(text.to_owned());
         match p.get(end) {
             Some(b' ') => at = end + 1,
             Some(b')') => return Some((texts, end + 1)),
