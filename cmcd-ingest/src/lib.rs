@@ -41,6 +41,8 @@
 pub mod batch;
 #[cfg(feature = "parquet")]
 mod compress;
+#[cfg(feature = "parquet")]
+mod dictionary_pages;
 pub mod error;
 pub mod extract;
 pub mod field;

@@ -10,19 +10,20 @@
 //! compressed by `crate::compress` (one ZSTD context per file; the same frames as polars').
 //!
 //! Encodings: a text column arrives either as the dictionary [`crate::batch`] built while the
-//! rows were appended — written as a dictionary page and RLE keys, with statistics computed
-//! over the distinct texts only — or plain, when more than three in four of its texts are
-//! distinct (polars' own threshold), and is then written plain without a second dictionary
-//! attempt. Numbers and timestamps get polars' choice (a dictionary when few distinct values,
+//! rows were appended — written as a dictionary page and RLE keys (the keys encoded by
+//! `crate::dictionary_pages`), with statistics computed over the distinct texts only — or
+//! plain, when more than three in four of its texts are distinct (polars' own threshold), and
+//! is then written plain without a second dictionary attempt. Numbers and timestamps get polars' choice (a dictionary when few distinct values,
 //! else plain); booleans are plain.
 
 use std::io::Write;
 
 use polars::polars_utils::compression::ZstdLevel;
 use polars::prelude::{CompatLevel, DataType, PolarsError, Schema, SchemaExt, TimeUnit, TimeZone};
-use polars_arrow::array::{Array, BooleanArray, PrimitiveArray};
+use polars_arrow::array::{Array, BooleanArray, DictionaryArray, PrimitiveArray};
 use polars_arrow::bitmap::Bitmap;
 use polars_arrow::datatypes::{ArrowDataType, ArrowSchema};
+use polars_parquet::parquet::page::Page;
 use polars_parquet::read::ParquetError;
 use polars_parquet::write::{
     CompressionOptions, DynIter, DynStreamingIterator, Encoding, FallibleStreamingIterator,
@@ -32,6 +33,7 @@ use polars_parquet::write::{
 
 use crate::batch::{Batch, ColumnData};
 use crate::compress::{PageCompressor, SharedContext};
+use crate::dictionary_pages;
 use crate::error::Error;
 use crate::schema::{ColumnType, Table};
 use crate::sink::{CountingWriter, EncodedFile, Encoder, Tally};
@@ -111,6 +113,24 @@ fn encoding(array: &dyn Array) -> Encoding {
         ArrowDataType::Utf8View => Encoding::Plain,
         other => get_dtype_encoding(other).first().copied().unwrap_or(Encoding::Plain),
     }
+}
+
+/// The pages of one column chunk (every column is a leaf: no nesting): a text dictionary's
+/// by [`dictionary_pages`], any other array's by polars.
+fn column_pages(
+    array: &dyn Array,
+    column: &ParquetType,
+    options: WriteOptions,
+) -> Result<DynIter<'static, Result<Page, ParquetError>>, ParquetError> {
+    if let Some(dictionary) = array.as_any().downcast_ref::<DictionaryArray<u32>>() {
+        return Ok(DynIter::new(dictionary_pages::pages(dictionary, column, options)?));
+    }
+    let to_parquet = |e: PolarsError| ParquetError::FeatureNotSupported(e.to_string());
+    let encoding = encoding(array);
+    let leaves =
+        array_to_columns(array, column.clone(), options, &[encoding]).map_err(to_parquet)?;
+    let pages = leaves.into_iter().flatten().map(move |page| page.map_err(to_parquet));
+    Ok(DynIter::new(pages))
 }
 
 /// The writer options of every file: format V1 pages, statistics, ZSTD at `level`.
@@ -215,16 +235,11 @@ impl<W: Write> EncodedFile<W> for ParquetFile<W> {
         let arrays = to_arrays(batch)?;
         let mut columns = Vec::with_capacity(arrays.len());
         for (array, column) in arrays.iter().zip(&self.columns) {
-            let encoding = encoding(array.as_ref());
-            let pages = array_to_columns(array, column.clone(), self.options, &[encoding])
+            let pages = column_pages(array.as_ref(), column, self.options)
                 .map_err(|e| encode_error(self.table, &e))?;
-            for leaf in pages {
-                let pages = leaf
-                    .map(|page| page.map_err(|e| ParquetError::FeatureNotSupported(e.to_string())));
-                let compressed =
-                    PageCompressor::new(pages, self.zstd.clone()).map_err(PolarsError::from);
-                columns.push(Ok(DynStreamingIterator::new(compressed)));
-            }
+            let compressed =
+                PageCompressor::new(pages, self.zstd.clone()).map_err(PolarsError::from);
+            columns.push(Ok(DynStreamingIterator::new(compressed)));
         }
         self.writer
             .write(rows, DynIter::new(columns.into_iter()))
@@ -300,6 +315,67 @@ mod tests {
         assert!(written > 0 && written < bytes.len() as u64, "the footer comes at finish");
     }
 
+    /// Dictionary text columns (`crate::dictionary_pages`) cut into many data pages, with nulls
+    /// and repeats, read back by polars' reader cell for cell.
+    #[test]
+    fn dictionary_pages_read_back_cell_for_cell() {
+        use polars::prelude::{ParquetReader, SerReader};
+
+        let fields = FieldSet::all();
+        let lines = crate::generate::Generator::new(crate::generate::Config {
+            sessions: 60,
+            minutes: 6,
+            bad_line_every: 0,
+            ..Default::default()
+        });
+        let mut batch = Batch::new(schema::requests(), 64);
+        for line in lines.take(5000) {
+            let request = Request::parse(&fields, line.as_bytes()).unwrap();
+            batch.push_row(|c| request.datum(c.source));
+        }
+        assert_eq!(batch.len(), 5000);
+        let expected = batch.clone();
+        let options = WriteOptions {
+            data_page_size: Some(3000),
+            ..write_options(ZstdLevel::try_new(1).unwrap())
+        };
+        let mut writer =
+            FileWriter::try_new(Vec::new(), arrow_schema(schema::requests()), options).unwrap();
+        let types = writer.parquet_schema().fields().to_vec();
+        let rows = batch.len() as u64;
+        let arrays = to_arrays(&mut batch).unwrap();
+        let mut columns = Vec::new();
+        let mut dictionaries = 0;
+        for (array, ty) in arrays.iter().zip(&types) {
+            if let Some(dict) = array.as_any().downcast_ref::<DictionaryArray<u32>>() {
+                dictionaries += 1;
+                // 4-byte keys: 3,000-byte pages hold 599 rows.
+                let pages = dictionary_pages::pages(dict, ty, options).unwrap().count();
+                assert_eq!(pages, 1 + 5000_usize.div_ceil(599), "{ty:?}");
+            }
+            let pages = column_pages(array.as_ref(), ty, options).unwrap();
+            let zstd = SharedContext::new(1).unwrap();
+            let compressed = PageCompressor::new(pages, zstd).map_err(PolarsError::from);
+            columns.push(Ok(DynStreamingIterator::new(compressed)));
+        }
+        assert!(dictionaries >= 10, "{dictionaries} dictionary columns");
+        writer.write(rows, DynIter::new(columns.into_iter())).unwrap();
+        writer.end(None).unwrap();
+        let bytes = writer.into_inner();
+        let frame = ParquetReader::new(std::io::Cursor::new(bytes)).finish().unwrap();
+        assert_eq!(frame.height(), 5000);
+        let mut nulls = 0;
+        for (def, data) in schema::requests().columns.iter().zip(expected.columns()) {
+            let ColumnData::Str(cells) = data else { continue };
+            let read = frame.column(&def.name).unwrap().str().unwrap();
+            let read: Vec<Option<&str>> = read.iter().collect();
+            let written: Vec<Option<&str>> = cells.iter().collect();
+            assert!(read == written, "{}", def.name);
+            nulls += written.iter().filter(|c| c.is_none()).count();
+        }
+        assert!(nulls > 5000, "nulls are covered ({nulls})");
+    }
+
     /// One ZSTD context per file (`crate::compress`) writes the same bytes as polars' page
     /// compressor, which makes a context per page: same frames, same file.
     #[test]
@@ -332,13 +408,10 @@ mod tests {
         let rows = copy.len() as u64;
         let mut columns = Vec::new();
         for (array, ty) in to_arrays(&mut copy).unwrap().iter().zip(&types) {
-            let encoding = encoding(array.as_ref());
-            for leaf in array_to_columns(array, ty.clone(), options, &[encoding]).unwrap() {
-                let pages = leaf.map(|p| p.map_err(|e| ParquetError::OutOfSpec(e.to_string())));
-                let compressed = Compressor::new_from_vec(pages, options.compression, vec![])
-                    .map_err(PolarsError::from);
-                columns.push(Ok(DynStreamingIterator::new(compressed)));
-            }
+            let pages = column_pages(array.as_ref(), ty, options).unwrap();
+            let compressed = Compressor::new_from_vec(pages, options.compression, vec![])
+                .map_err(PolarsError::from);
+            columns.push(Ok(DynStreamingIterator::new(compressed)));
         }
         writer.write(rows, DynIter::new(columns.into_iter())).unwrap();
         writer.end(None).unwrap();

@@ -58,6 +58,9 @@ mod dictionary {
     #[derive(Debug, Clone)]
     pub(crate) struct Dictionary {
         texts: MutablePlString,
+        /// The hash of each distinct text, by key: the index grows without hashing the texts
+        /// again (request URLs and headers are hundreds of bytes).
+        hashes: Vec<u64>,
         index: HashTable<u32>,
         keys: Vec<u32>,
         /// Seeded per process: log text is untrusted, and the hash only finds texts — the
@@ -72,6 +75,7 @@ mod dictionary {
         fn with_capacity(capacity: usize) -> Self {
             Self {
                 texts: MutablePlString::new(),
+                hashes: Vec::new(),
                 index: HashTable::new(),
                 keys: Vec::with_capacity(capacity),
                 hasher: FixedState::with_seed(RandomState::new().hash_one(0x5eed_u64)),
@@ -93,7 +97,7 @@ mod dictionary {
 
         #[inline(never)]
         fn find_or_insert(&mut self, text: &str) -> u32 {
-            let Self { texts, index, hasher, last, .. } = self;
+            let Self { texts, hashes, index, hasher, last, .. } = self;
             let hash = hasher.hash_one(text);
             let key = if let Some(&key) = index.find(hash, |&k| texts.value(k as usize) == text) {
                 key
@@ -101,7 +105,8 @@ mod dictionary {
                 // A row group has far fewer than 2^32 cells (rows are capped per row group).
                 let key = u32::try_from(texts.len()).unwrap_or(u32::MAX);
                 texts.push_value(text);
-                index.insert_unique(hash, key, |&k| hasher.hash_one(texts.value(k as usize)));
+                hashes.push(hash);
+                index.insert_unique(hash, key, |&k| hashes.get(k as usize).copied().unwrap_or(0));
                 key
             };
             *last = Some(key);
