@@ -120,8 +120,11 @@ fn data_page(
 ) -> ParquetResult<Page> {
     let rows = keys.len();
     let mut buffer = Vec::with_capacity(rows + 64);
-    write_def_levels(&mut buffer, true, validity, rows, Version::V1)
-        .map_err(|e| ParquetError::OutOfSpec(e.to_string()))?;
+    match validity.map(Bitmap::as_slice) {
+        Some((bytes, 0, len)) => def_levels_from_bitmap(&mut buffer, bytes, len),
+        _ => write_def_levels(&mut buffer, true, validity, rows, Version::V1)
+            .map_err(|e| ParquetError::OutOfSpec(e.to_string()))?,
+    }
     match validity {
         Some(validity) if validity.unset_bits() > 0 => {
             let valid: Vec<u32> =
@@ -140,6 +143,50 @@ fn data_page(
     let descriptor =
         Descriptor { primitive_type: primitive_type.clone(), max_def_level: 0, max_rep_level: 0 };
     Ok(Page::Data(DataPage::new(header, CowBuffer::Owned(buffer), descriptor, rows)))
+}
+
+/// Appends the definition levels of a nullable, not nested column (1 for a value, 0 for a
+/// null) as a format V1 page holds them — their length in bytes as a little-endian `u32`,
+/// then runs of width 1 — from the bytes of an Arrow validity bitmap starting at bit 0 and
+/// `len` bits long. Arrow and Parquet both put the first value in the lowest bit, so eight
+/// levels bit-packed are one bitmap byte: a byte of all values or all nulls repeated starts
+/// an RLE run, any other byte is copied into a bit-packed run.
+fn def_levels_from_bitmap(out: &mut Vec<u8>, bitmap: &[u8], len: usize) {
+    let start = out.len();
+    out.extend_from_slice(&[0; 4]);
+    let whole = bitmap.get(..len / 8).unwrap_or_default();
+    let mut literal_start = 0;
+    let mut at = 0;
+    while let Some(&byte) = whole.get(at) {
+        let uniform = byte == 0 || byte == 0xff;
+        if !uniform || whole.get(at + 1) != Some(&byte) {
+            at += 1;
+            continue;
+        }
+        let run = whole.get(at..).unwrap_or_default().iter().take_while(|&&b| b == byte).count();
+        literal_bytes(out, whole.get(literal_start..at).unwrap_or_default());
+        repeated(out, u32::from(byte & 1), run * 8, 1);
+        at += run;
+        literal_start = at;
+    }
+    literal_bytes(out, whole.get(literal_start..).unwrap_or_default());
+    if !len.is_multiple_of(8) {
+        // The last levels, the bits after them cleared.
+        let last = bitmap.get(len / 8).copied().unwrap_or(0) & ((1u8 << (len % 8)) - 1);
+        literal_bytes(out, &[last]);
+    }
+    let levels = u32::try_from(out.len() - start - 4).unwrap_or(u32::MAX);
+    if let Some(prefix) = out.get_mut(start..start + 4) {
+        prefix.copy_from_slice(&levels.to_le_bytes());
+    }
+}
+
+/// A bit-packed run of width 1 whose groups of eight are `bytes`.
+fn literal_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    if !bytes.is_empty() {
+        uleb128(out, (bytes.len() as u64) << 1 | 1);
+        out.extend_from_slice(bytes);
+    }
 }
 
 /// Appends `keys` as a dictionary page's values: the bit width of the largest key as one byte,
@@ -239,7 +286,9 @@ mod tests {
     use polars_parquet::parquet::encoding::hybrid_rle::HybridRleDecoder;
     use proptest::prelude::*;
 
-    use super::encode_keys;
+    use polars_arrow::bitmap::Bitmap;
+
+    use super::{def_levels_from_bitmap, encode_keys};
 
     /// `keys` encoded, then decoded by polars' reader.
     fn round_trip(keys: &[u32]) -> Vec<u32> {
@@ -274,6 +323,24 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn definition_levels_read_back(
+            runs in proptest::collection::vec((any::<bool>(), 1usize..40), 0..50),
+        ) {
+            let valid: Vec<bool> =
+                runs.iter().flat_map(|&(v, n)| std::iter::repeat_n(v, n)).collect();
+            let bitmap: Bitmap = valid.iter().copied().collect();
+            let (bytes, offset, len) = bitmap.as_slice();
+            prop_assert_eq!(offset, 0);
+            let mut out = Vec::new();
+            def_levels_from_bitmap(&mut out, bytes, len);
+            let levels = u32::from_le_bytes(out[..4].try_into().unwrap()) as usize;
+            prop_assert_eq!(levels, out.len() - 4);
+            let read = HybridRleDecoder::new(&out[4..], 1, len).collect().unwrap();
+            let expected: Vec<u32> = valid.iter().map(|&v| u32::from(v)).collect();
+            prop_assert_eq!(read, expected);
+        }
+
         #[test]
         fn polars_reads_what_is_written(
             runs in proptest::collection::vec((0u32..(1 << 20), 1usize..40, 0u32..21), 0..60),
