@@ -13,8 +13,8 @@
 //! rows were appended — written as a dictionary page and RLE keys (the keys encoded by
 //! `crate::dictionary_pages`), with statistics computed over the distinct texts only — or
 //! plain, when more than three in four of its texts are distinct (polars' own threshold), and
-//! is then written plain without a second dictionary attempt. Numbers and timestamps get polars' choice (a dictionary when few distinct values,
-//! else plain); booleans are plain.
+//! is then written plain without a second dictionary attempt. Numbers and timestamps get
+//! polars' choice (a dictionary when few distinct values, else plain); booleans are plain.
 
 use std::io::Write;
 
@@ -316,10 +316,12 @@ mod tests {
     }
 
     /// Dictionary text columns (`crate::dictionary_pages`) cut into many data pages, with nulls
-    /// and repeats, read back by polars' reader cell for cell.
+    /// and repeats: the dictionary page, the page cuts and every data page header (value
+    /// count, encodings, statistics) are polars' own, and polars' reader reads every cell back.
     #[test]
     fn dictionary_pages_read_back_cell_for_cell() {
         use polars::prelude::{ParquetReader, SerReader};
+        use polars_parquet::parquet::page::DataPageHeader;
 
         let fields = FieldSet::all();
         let lines = crate::generate::Generator::new(crate::generate::Config {
@@ -349,9 +351,33 @@ mod tests {
         for (array, ty) in arrays.iter().zip(&types) {
             if let Some(dict) = array.as_any().downcast_ref::<DictionaryArray<u32>>() {
                 dictionaries += 1;
-                // 4-byte keys: 3,000-byte pages hold 599 rows.
-                let pages = dictionary_pages::pages(dict, ty, options).unwrap().count();
-                assert_eq!(pages, 1 + 5000_usize.div_ceil(599), "{ty:?}");
+                // 4-byte keys: 3,000-byte pages hold 599 rows, as polars cuts them.
+                let ours: Vec<Page> = dictionary_pages::pages(dict, ty, options)
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect();
+                let polars: Vec<Page> =
+                    array_to_columns(array, ty.clone(), options, &[Encoding::RleDictionary])
+                        .unwrap()
+                        .into_iter()
+                        .flatten()
+                        .map(Result::unwrap)
+                        .collect();
+                assert_eq!(ours.len(), 1 + 5000_usize.div_ceil(599), "{ty:?}");
+                assert_eq!(ours.len(), polars.len(), "{ty:?}");
+                // The same dictionary page, the same statistics and value counts on every page.
+                let (Page::Dict(a), Page::Dict(b)) = (&ours[0], &polars[0]) else { panic!() };
+                assert_eq!((&a.buffer[..], a.num_values), (&b.buffer[..], b.num_values));
+                for (a, b) in ours[1..].iter().zip(&polars[1..]) {
+                    let (Page::Data(a), Page::Data(b)) = (a, b) else { panic!() };
+                    let (DataPageHeader::V1(a_header), DataPageHeader::V1(b_header)) =
+                        (a.header(), b.header())
+                    else {
+                        panic!("format V1 pages")
+                    };
+                    assert_eq!(a_header, b_header, "{ty:?}");
+                    assert_eq!(a.num_values(), b.num_values());
+                }
             }
             let pages = column_pages(array.as_ref(), ty, options).unwrap();
             let zstd = SharedContext::new(1).unwrap();
