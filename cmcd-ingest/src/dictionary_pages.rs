@@ -195,7 +195,7 @@ fn literal_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 /// Appends `keys` as a dictionary page's values: the bit width of the largest key as one byte,
 /// then RLE runs for eight or more equal keys and bit-packed runs for the rest (see the module
 /// docs).
-pub(crate) fn encode_keys(out: &mut Vec<u8>, keys: &[u32]) {
+fn encode_keys(out: &mut Vec<u8>, keys: &[u32]) {
     let width = u32::BITS - keys.iter().copied().max().unwrap_or(0).leading_zeros();
     out.push(width as u8);
     encode_runs(out, keys, width);
@@ -271,17 +271,11 @@ fn repeated(out: &mut Vec<u8>, value: u32, count: usize, width: u32) {
     out.extend_from_slice(value.to_le_bytes().get(..bytes).unwrap_or_default());
 }
 
-/// `n` as an unsigned LEB128 varint.
-fn uleb128(out: &mut Vec<u8>, mut n: u64) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
+/// A run header: `n` as an unsigned LEB128 varint (polars' encoder).
+fn uleb128(out: &mut Vec<u8>, n: u64) {
+    let mut container = [0u8; 10];
+    let used = polars_parquet::parquet::encoding::uleb128::encode(n, &mut container);
+    out.extend_from_slice(container.get(..used).unwrap_or_default());
 }
 
 #[cfg(test)]

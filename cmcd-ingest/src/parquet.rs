@@ -315,6 +315,23 @@ mod tests {
         assert!(written > 0 && written < bytes.len() as u64, "the footer comes at finish");
     }
 
+    /// A `requests` batch of at most `rows` generated lines (no bad lines).
+    fn generated_requests(sessions: u32, minutes: u32, rows: usize) -> Batch {
+        let fields = FieldSet::all();
+        let lines = crate::generate::Generator::new(crate::generate::Config {
+            sessions,
+            minutes,
+            bad_line_every: 0,
+            ..Default::default()
+        });
+        let mut batch = Batch::new(schema::requests(), 64);
+        for line in lines.take(rows) {
+            let request = Request::parse(&fields, line.as_bytes()).unwrap();
+            batch.push_row(|c| request.datum(c.source));
+        }
+        batch
+    }
+
     /// Dictionary text columns (`crate::dictionary_pages`) cut into many data pages, with nulls
     /// and repeats: the dictionary page, the page cuts and every data page header (value
     /// count, encodings, statistics) are polars' own, and polars' reader reads every cell back.
@@ -323,18 +340,7 @@ mod tests {
         use polars::prelude::{ParquetReader, SerReader};
         use polars_parquet::parquet::page::DataPageHeader;
 
-        let fields = FieldSet::all();
-        let lines = crate::generate::Generator::new(crate::generate::Config {
-            sessions: 60,
-            minutes: 6,
-            bad_line_every: 0,
-            ..Default::default()
-        });
-        let mut batch = Batch::new(schema::requests(), 64);
-        for line in lines.take(5000) {
-            let request = Request::parse(&fields, line.as_bytes()).unwrap();
-            batch.push_row(|c| request.datum(c.source));
-        }
+        let mut batch = generated_requests(60, 6, 5000);
         assert_eq!(batch.len(), 5000);
         let expected = batch.clone();
         let options = WriteOptions {
@@ -408,18 +414,7 @@ mod tests {
     fn one_context_writes_the_same_frames() {
         use polars_parquet::write::Compressor;
 
-        let fields = FieldSet::all();
-        let lines = crate::generate::Generator::new(crate::generate::Config {
-            sessions: 4,
-            minutes: 3,
-            bad_line_every: 0,
-            ..Default::default()
-        });
-        let mut batch = Batch::new(schema::requests(), 64);
-        for line in lines.take(3000) {
-            let request = Request::parse(&fields, line.as_bytes()).unwrap();
-            batch.push_row(|c| request.datum(c.source));
-        }
+        let mut batch = generated_requests(4, 3, 3000);
         let mut copy = batch.clone();
 
         let mut file = ParquetEncoder::default().create(schema::requests(), Vec::new()).unwrap();
