@@ -57,6 +57,8 @@ pub mod lake;
 pub mod lambda;
 pub mod line;
 #[cfg(feature = "parquet")]
+mod number_dictionary;
+#[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod partition;
 pub mod pipeline;

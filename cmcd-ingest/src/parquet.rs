@@ -14,7 +14,9 @@
 //! `crate::dictionary_pages`), with statistics computed over the distinct texts only — or
 //! plain, when more than three in four of its texts are distinct (polars' own threshold), and
 //! is then written plain without a second dictionary attempt. Numbers and timestamps get
-//! polars' choice (a dictionary when few distinct values, else plain); booleans are plain.
+//! polars' choice (a dictionary when few distinct values, else plain), made by
+//! `crate::number_dictionary`, and a dictionary's keys are encoded by `crate::dictionary_pages`
+//! too; booleans are plain.
 
 use std::io::Write;
 
@@ -35,6 +37,7 @@ use crate::batch::{Batch, ColumnData};
 use crate::compress::{PageCompressor, SharedContext};
 use crate::dictionary_pages;
 use crate::error::Error;
+use crate::number_dictionary::{self, Choice};
 use crate::schema::{ColumnType, Table};
 use crate::sink::{CountingWriter, EncodedFile, Encoder, Tally};
 
@@ -115,8 +118,9 @@ fn encoding(array: &dyn Array) -> Encoding {
     }
 }
 
-/// The pages of one column chunk (every column is a leaf: no nesting): a text dictionary's
-/// by [`dictionary_pages`], any other array's by polars.
+/// The pages of one column chunk (every column is a leaf: no nesting): a dictionary's (text,
+/// or numbers that [`number_dictionary`] gives one) by [`dictionary_pages`], any other array's
+/// by polars.
 fn column_pages(
     array: &dyn Array,
     column: &ParquetType,
@@ -126,7 +130,13 @@ fn column_pages(
         return Ok(DynIter::new(dictionary_pages::pages(dictionary, column, options)?));
     }
     let to_parquet = |e: PolarsError| ParquetError::FeatureNotSupported(e.to_string());
-    let encoding = encoding(array);
+    let encoding = match number_dictionary::choose(array) {
+        Some(Choice::Dictionary(dictionary)) => {
+            return Ok(DynIter::new(dictionary_pages::pages(&dictionary, column, options)?));
+        }
+        Some(Choice::Plain) => Encoding::Plain,
+        None => encoding(array),
+    };
     let leaves =
         array_to_columns(array, column.clone(), options, &[encoding]).map_err(to_parquet)?;
     let pages = leaves.into_iter().flatten().map(move |page| page.map_err(to_parquet));
@@ -406,6 +416,191 @@ mod tests {
             nulls += written.iter().filter(|c| c.is_none()).count();
         }
         assert!(nulls > 5000, "nulls are covered ({nulls})");
+    }
+
+    /// The pages of a number column, ours against polars' own for the same array: the same
+    /// page count, the same dictionary page (or none), the same header on every data page, and
+    /// for plain columns the same bytes. Returns whether the column got a dictionary.
+    fn assert_number_pages_match_polars(
+        array: &dyn Array,
+        ty: &ParquetType,
+        options: WriteOptions,
+    ) -> bool {
+        use polars_parquet::parquet::page::DataPageHeader;
+
+        let ours: Vec<Page> =
+            column_pages(array, ty, options).unwrap().map(Result::unwrap).collect();
+        let polars: Vec<Page> =
+            array_to_columns(array, ty.clone(), options, &[Encoding::RleDictionary])
+                .unwrap()
+                .into_iter()
+                .flatten()
+                .map(Result::unwrap)
+                .collect();
+        assert_eq!(ours.len(), polars.len(), "{ty:?}");
+        let dictionary = match (&ours[0], &polars[0]) {
+            (Page::Dict(a), Page::Dict(b)) => {
+                assert_eq!((&a.buffer[..], a.num_values), (&b.buffer[..], b.num_values), "{ty:?}");
+                true
+            }
+            (Page::Data(_), Page::Data(_)) => false,
+            _ => panic!("one side has a dictionary, the other not: {ty:?}"),
+        };
+        for (a, b) in ours.iter().zip(&polars).skip(usize::from(dictionary)) {
+            let (Page::Data(a), Page::Data(b)) = (a, b) else { panic!("{ty:?}") };
+            let (DataPageHeader::V1(a_header), DataPageHeader::V1(b_header)) =
+                (a.header(), b.header())
+            else {
+                panic!("format V1 pages")
+            };
+            assert_eq!(a_header, b_header, "{ty:?}");
+            assert_eq!(a.num_values(), b.num_values());
+            if !dictionary {
+                assert!(a.buffer() == b.buffer(), "plain pages are polars' bytes: {ty:?}");
+            }
+        }
+        dictionary
+    }
+
+    /// Number columns (`crate::number_dictionary`) get polars' dictionary decision, dictionary
+    /// page, page cuts and headers, and polars' reader reads every cell back.
+    #[test]
+    fn number_columns_match_polars_pages() {
+        use polars::prelude::{ParquetReader, SerReader};
+
+        let mut batch = generated_requests(60, 6, 5000);
+        let expected = batch.clone();
+        let options = WriteOptions {
+            data_page_size: Some(3000),
+            ..write_options(ZstdLevel::try_new(1).unwrap())
+        };
+        let mut writer =
+            FileWriter::try_new(Vec::new(), arrow_schema(schema::requests()), options).unwrap();
+        let types = writer.parquet_schema().fields().to_vec();
+        let rows = batch.len() as u64;
+        let arrays = to_arrays(&mut batch).unwrap();
+        let (mut dictionaries, mut plain) = (0, 0);
+        let mut columns = Vec::new();
+        for (array, ty) in arrays.iter().zip(&types) {
+            if number_dictionary::choose(array.as_ref()).is_some() {
+                if assert_number_pages_match_polars(array.as_ref(), ty, options) {
+                    dictionaries += 1;
+                } else {
+                    plain += 1;
+                }
+            }
+            let pages = column_pages(array.as_ref(), ty, options).unwrap();
+            let compressed = PageCompressor::new(pages, SharedContext::new(1).unwrap())
+                .map_err(PolarsError::from);
+            columns.push(Ok(DynStreamingIterator::new(compressed)));
+        }
+        assert!(dictionaries >= 10 && plain >= 4, "{dictionaries} dictionaries, {plain} plain");
+        writer.write(rows, DynIter::new(columns.into_iter())).unwrap();
+        writer.end(None).unwrap();
+        let frame = ParquetReader::new(std::io::Cursor::new(writer.into_inner())).finish().unwrap();
+        for (def, data) in schema::requests().columns.iter().zip(expected.columns()) {
+            let read = frame.column(&def.name).unwrap();
+            let same = match data {
+                ColumnData::Int(v) => read.i64().unwrap().iter().eq(v.iter()),
+                ColumnData::Millis(v) => {
+                    let read = read.cast(&DataType::Int64).unwrap();
+                    read.i64().unwrap().iter().eq(v.iter())
+                }
+                ColumnData::Float(v) => read.f64().unwrap().iter().eq(v.iter()),
+                ColumnData::Str(_) | ColumnData::Bool(_) => continue,
+            };
+            assert!(same, "{}", def.name);
+        }
+
+        // Each branch of the decision, on arrays made for it.
+        let column = |name: &str| {
+            let at = schema::requests().columns.iter().position(|c| c.name == name).unwrap();
+            types[at].clone()
+        };
+        let (int, float) = (column("sc_bytes"), column("time_taken"));
+        let ints = |values: Vec<i64>, validity: Option<Bitmap>| {
+            PrimitiveArray::new(ArrowDataType::Int64, values.into(), validity).boxed()
+        };
+        let cases: Vec<(&str, Box<dyn Array>, &ParquetType, bool)> = vec![
+            (
+                "narrow range, few values",
+                ints((0..4000).map(|i| 200 + i % 7).collect(), None),
+                &int,
+                true,
+            ),
+            ("narrow range, all distinct", ints((0..4000).collect(), None), &int, false),
+            (
+                "narrow range, 3,000 distinct of 3,500",
+                ints((0..3500).map(|i| i % 3000).collect(), None),
+                &int,
+                false,
+            ),
+            (
+                "narrow range, 2,048 distinct of 2,100",
+                ints((0..2100).map(|i| i % 2048).collect(), None),
+                &int,
+                true,
+            ),
+            (
+                "wide range, few values",
+                ints((0..4000).map(|i| (i % 5) * 1_000_000_007).collect(), None),
+                &int,
+                true,
+            ),
+            (
+                "wide range, all distinct",
+                ints((0..4000).map(|i| i * 1_000_003).collect(), None),
+                &int,
+                false,
+            ),
+            ("range overflows", ints(vec![i64::MIN, i64::MAX, 0, i64::MIN], None), &int, true),
+            (
+                "nulls hold values outside the range",
+                ints(
+                    (0..4000).map(|i| if i % 3 == 0 { -9_999_999 } else { i % 11 }).collect(),
+                    Some((0..4000).map(|i| i % 3 != 0).collect()),
+                ),
+                &int,
+                true,
+            ),
+            (
+                "all null",
+                ints(vec![0; 300], Some(vec![false; 300].into_iter().collect())),
+                &int,
+                true,
+            ),
+            ("one value", ints(vec![42], None), &int, true),
+            (
+                "doubles, few values",
+                PrimitiveArray::new(
+                    ArrowDataType::Float64,
+                    (0..4000).map(|i| f64::from(i % 9) / 4.0).collect::<Vec<_>>().into(),
+                    None,
+                )
+                .boxed(),
+                &float,
+                false, // polars casts no doubles to a dictionary: plain
+            ),
+            (
+                "doubles, all distinct",
+                PrimitiveArray::new(
+                    ArrowDataType::Float64,
+                    (0..4000).map(|i| f64::from(i) * 0.001).collect::<Vec<_>>().into(),
+                    None,
+                )
+                .boxed(),
+                &float,
+                false,
+            ),
+        ];
+        for (case, array, ty, dictionary) in cases {
+            assert!(number_dictionary::choose(array.as_ref()).is_some(), "{case}");
+            assert_eq!(
+                assert_number_pages_match_polars(array.as_ref(), ty, options),
+                dictionary,
+                "{case}"
+            );
+        }
     }
 
     /// One ZSTD context per file (`crate::compress`) writes the same bytes as polars' page
