@@ -75,6 +75,14 @@ impl<T: Copy + Default> Values<T> {
         &self.values
     }
 
+    /// Moves the values out, leaving an empty buffer of the same capacity for the next rows:
+    /// the encoder hands them to Arrow without a copy.
+    #[cfg(feature = "parquet")]
+    pub(crate) fn take_values(&mut self) -> Vec<T> {
+        let capacity = self.values.capacity();
+        std::mem::replace(&mut self.values, Vec::with_capacity(capacity))
+    }
+
     /// Whether each cell holds a value.
     pub fn validity(&self) -> &[bool] {
         &self.valid

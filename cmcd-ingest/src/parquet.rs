@@ -63,8 +63,8 @@ pub fn arrow_schema(table: &Table) -> ArrowSchema {
 }
 
 /// A batch as Arrow arrays in schema order, with the schema's Arrow types (text columns as a
-/// `Dictionary(UInt32, Utf8View)` or a `Utf8View` array). The text is moved out, not copied;
-/// the batch is empty afterwards.
+/// `Dictionary(UInt32, Utf8View)` or a `Utf8View` array). The text and the numbers are moved
+/// out, not copied; the batch is empty afterwards.
 ///
 /// # Errors
 ///
@@ -79,18 +79,14 @@ pub fn to_arrays(batch: &mut Batch) -> Result<Vec<Box<dyn Array>>, Error> {
             let dtype = field.dtype.clone();
             Ok(match data {
                 ColumnData::Str(c) => c.take_arrow().map_err(|e| encode_error(table, &e))?,
-                ColumnData::Int(v) | ColumnData::Millis(v) => PrimitiveArray::new(
-                    dtype,
-                    v.values().to_vec().into(),
-                    validity(v.validity(), v.has_nulls()),
-                )
-                .boxed(),
-                ColumnData::Float(v) => PrimitiveArray::new(
-                    dtype,
-                    v.values().to_vec().into(),
-                    validity(v.validity(), v.has_nulls()),
-                )
-                .boxed(),
+                ColumnData::Int(v) | ColumnData::Millis(v) => {
+                    let validity = validity(v.validity(), v.has_nulls());
+                    PrimitiveArray::new(dtype, v.take_values().into(), validity).boxed()
+                }
+                ColumnData::Float(v) => {
+                    let validity = validity(v.validity(), v.has_nulls());
+                    PrimitiveArray::new(dtype, v.take_values().into(), validity).boxed()
+                }
                 ColumnData::Bool(v) => BooleanArray::new(
                     dtype,
                     v.values().iter().copied().collect(),
