@@ -42,9 +42,11 @@ macro_rules! fields {
                 match self { $(Self::$variant => $name),+ }
             }
 
-            /// How the cell is typed.
+            /// How the cell is typed (a table lookup: it is asked for every cell of a line).
+            #[inline]
             pub const fn kind(self) -> Kind {
-                match self { $(Self::$variant => Kind::$kind),+ }
+                const KINDS: [Kind; FIELD_COUNT] = [$(Kind::$kind),+];
+                KINDS[self as usize]
             }
         }
     };
