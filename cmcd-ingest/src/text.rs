@@ -45,7 +45,7 @@ mod dictionary {
     /// inline, the last word overlapping; others with `==` (a `memcmp` call, which for these
     /// short texts cost more than the comparison: it was 4 % of an ingest's cycles).
     #[inline(always)]
-    fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    pub(super) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
         let n = a.len();
         if n != b.len() {
             return false;
@@ -435,6 +435,28 @@ mod tests {
         let array = text.take_arrow(&valid).unwrap();
         assert_eq!(array.dtype(), &ArrowDataType::Utf8View);
         assert_eq!(cells_of(array.as_ref()), cells);
+    }
+
+    proptest::proptest! {
+        /// The inline comparison of the previous row's text is byte equality, at every length
+        /// around its 8–32-byte window and for a difference at any position.
+        #[test]
+        fn same_bytes_is_equality(
+            a in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            flip in proptest::prelude::any::<proptest::sample::Index>(),
+            bit in 0u8..8,
+            longer in proptest::prelude::any::<bool>(),
+        ) {
+            proptest::prop_assert!(super::dictionary::same_bytes(&a, &a.clone()));
+            let mut b = a.clone();
+            if let Some(byte) = b.get_mut(flip.index(a.len().max(1))) {
+                *byte ^= 1 << bit;
+                proptest::prop_assert!(!super::dictionary::same_bytes(&a, &b));
+            }
+            let mut c = a.clone();
+            if longer { c.push(a.last().copied().unwrap_or(0)) } else { c.pop(); }
+            proptest::prop_assert_eq!(super::dictionary::same_bytes(&a, &c), a == c);
+        }
     }
 
     #[test]
