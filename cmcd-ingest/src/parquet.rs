@@ -338,14 +338,16 @@ mod tests {
         batch
     }
 
-    /// Dictionary text columns (`crate::dictionary_pages`) cut into many data pages, with nulls
-    /// and repeats: the dictionary page, the page cuts and every data page header (value
-    /// count, encodings, statistics) are polars' own, and polars' reader reads every cell back.
-    #[test]
-    fn dictionary_pages_read_back_cell_for_cell() {
-        use polars::prelude::{ParquetReader, SerReader};
-        use polars_parquet::parquet::page::DataPageHeader;
+    /// A generated `requests` batch of 5,000 rows as Arrow arrays, with the options of a writer
+    /// whose 3,000-byte data pages cut every column into many pages.
+    struct SmallPages {
+        expected: Batch,
+        options: WriteOptions,
+        types: Vec<ParquetType>,
+        arrays: Vec<Box<dyn Array>>,
+    }
 
+    fn small_pages() -> SmallPages {
         let mut batch = generated_requests(60, 6, 5000);
         assert_eq!(batch.len(), 5000);
         let expected = batch.clone();
@@ -353,79 +355,49 @@ mod tests {
             data_page_size: Some(3000),
             ..write_options(ZstdLevel::try_new(1).unwrap())
         };
-        let mut writer =
-            FileWriter::try_new(Vec::new(), arrow_schema(schema::requests()), options).unwrap();
-        let types = writer.parquet_schema().fields().to_vec();
-        let rows = batch.len() as u64;
+        let types = FileWriter::try_new(Vec::new(), arrow_schema(schema::requests()), options)
+            .unwrap()
+            .parquet_schema()
+            .fields()
+            .to_vec();
         let arrays = to_arrays(&mut batch).unwrap();
-        let mut columns = Vec::new();
-        let mut dictionaries = 0;
-        for (array, ty) in arrays.iter().zip(&types) {
-            if let Some(dict) = array.as_any().downcast_ref::<DictionaryArray<u32>>() {
-                dictionaries += 1;
-                // 4-byte keys: 3,000-byte pages hold 599 rows, as polars cuts them.
-                let ours: Vec<Page> = dictionary_pages::pages(dict, ty, options)
-                    .unwrap()
-                    .map(Result::unwrap)
-                    .collect();
-                let polars: Vec<Page> =
-                    array_to_columns(array, ty.clone(), options, &[Encoding::RleDictionary])
-                        .unwrap()
-                        .into_iter()
-                        .flatten()
-                        .map(Result::unwrap)
-                        .collect();
-                assert_eq!(ours.len(), 1 + 5000_usize.div_ceil(599), "{ty:?}");
-                assert_eq!(ours.len(), polars.len(), "{ty:?}");
-                // The same dictionary page, the same statistics and value counts on every page.
-                let (Page::Dict(a), Page::Dict(b)) = (&ours[0], &polars[0]) else { panic!() };
-                assert_eq!((&a.buffer[..], a.num_values), (&b.buffer[..], b.num_values));
-                for (a, b) in ours[1..].iter().zip(&polars[1..]) {
-                    let (Page::Data(a), Page::Data(b)) = (a, b) else { panic!() };
-                    let (DataPageHeader::V1(a_header), DataPageHeader::V1(b_header)) =
-                        (a.header(), b.header())
-                    else {
-                        panic!("format V1 pages")
-                    };
-                    assert_eq!(a_header, b_header, "{ty:?}");
-                    assert_eq!(a.num_values(), b.num_values());
-                }
-            }
-            let pages = column_pages(array.as_ref(), ty, options).unwrap();
-            let zstd = SharedContext::new(1).unwrap();
-            let compressed = PageCompressor::new(pages, zstd).map_err(PolarsError::from);
-            columns.push(Ok(DynStreamingIterator::new(compressed)));
-        }
-        assert!(dictionaries >= 10, "{dictionaries} dictionary columns");
-        writer.write(rows, DynIter::new(columns.into_iter())).unwrap();
-        writer.end(None).unwrap();
-        let bytes = writer.into_inner();
-        let frame = ParquetReader::new(std::io::Cursor::new(bytes)).finish().unwrap();
-        assert_eq!(frame.height(), 5000);
-        let mut nulls = 0;
-        for (def, data) in schema::requests().columns.iter().zip(expected.columns()) {
-            let ColumnData::Str(cells) = data else { continue };
-            let read = frame.column(&def.name).unwrap().str().unwrap();
-            let read: Vec<Option<&str>> = read.iter().collect();
-            let written: Vec<Option<&str>> = cells.iter().collect();
-            assert!(read == written, "{}", def.name);
-            nulls += written.iter().filter(|c| c.is_none()).count();
-        }
-        assert!(nulls > 5000, "nulls are covered ({nulls})");
+        SmallPages { expected, options, types, arrays }
     }
 
-    /// The pages of a number column, ours against polars' own for the same array: the same
-    /// page count, the same dictionary page (or none), the same header on every data page, and
-    /// for plain columns the same bytes. Returns whether the column got a dictionary.
-    fn assert_number_pages_match_polars(
+    impl SmallPages {
+        /// Every column written with [`column_pages`] into one file, read back by polars.
+        fn read_back(&self) -> polars::prelude::DataFrame {
+            use polars::prelude::{ParquetReader, SerReader};
+
+            let schema = arrow_schema(schema::requests());
+            let mut writer = FileWriter::try_new(Vec::new(), schema, self.options).unwrap();
+            let mut columns = Vec::new();
+            for (array, ty) in self.arrays.iter().zip(&self.types) {
+                let pages = column_pages(array.as_ref(), ty, self.options).unwrap();
+                let compressed = PageCompressor::new(pages, SharedContext::new(1).unwrap())
+                    .map_err(PolarsError::from);
+                columns.push(Ok(DynStreamingIterator::new(compressed)));
+            }
+            writer.write(self.expected.len() as u64, DynIter::new(columns.into_iter())).unwrap();
+            writer.end(None).unwrap();
+            let frame =
+                ParquetReader::new(std::io::Cursor::new(writer.into_inner())).finish().unwrap();
+            assert_eq!(frame.height(), self.expected.len());
+            frame
+        }
+    }
+
+    /// `ours`, the pages of `array`, against polars' own for the same array: the same page
+    /// count, the same dictionary page (or none), the same header on every data page, and for
+    /// plain columns the same bytes. Returns whether the column got a dictionary.
+    fn assert_pages_match_polars(
+        ours: &[Page],
         array: &dyn Array,
         ty: &ParquetType,
         options: WriteOptions,
     ) -> bool {
         use polars_parquet::parquet::page::DataPageHeader;
 
-        let ours: Vec<Page> =
-            column_pages(array, ty, options).unwrap().map(Result::unwrap).collect();
         let polars: Vec<Page> =
             array_to_columns(array, ty.clone(), options, &[Encoding::RleDictionary])
                 .unwrap()
@@ -458,26 +430,58 @@ mod tests {
         dictionary
     }
 
+    /// [`assert_pages_match_polars`] for the pages [`column_pages`] writes.
+    fn assert_number_pages_match_polars(
+        array: &dyn Array,
+        ty: &ParquetType,
+        options: WriteOptions,
+    ) -> bool {
+        let ours: Vec<Page> =
+            column_pages(array, ty, options).unwrap().map(Result::unwrap).collect();
+        assert_pages_match_polars(&ours, array, ty, options)
+    }
+
+    /// Dictionary text columns (`crate::dictionary_pages`) cut into many data pages, with nulls
+    /// and repeats: the dictionary page, the page cuts and every data page header (value
+    /// count, encodings, statistics) are polars' own, and polars' reader reads every cell back.
+    #[test]
+    fn dictionary_pages_read_back_cell_for_cell() {
+        let pages = small_pages();
+        let mut dictionaries = 0;
+        for (array, ty) in pages.arrays.iter().zip(&pages.types) {
+            if let Some(dict) = array.as_any().downcast_ref::<DictionaryArray<u32>>() {
+                dictionaries += 1;
+                let ours: Vec<Page> = dictionary_pages::pages(dict, ty, pages.options)
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect();
+                // 4-byte keys: 3,000-byte pages hold 599 rows, as polars cuts them.
+                assert_eq!(ours.len(), 1 + 5000_usize.div_ceil(599), "{ty:?}");
+                assert!(assert_pages_match_polars(&ours, array.as_ref(), ty, pages.options));
+            }
+        }
+        assert!(dictionaries >= 10, "{dictionaries} dictionary columns");
+        let frame = pages.read_back();
+        let mut nulls = 0;
+        for (def, data) in schema::requests().columns.iter().zip(pages.expected.columns()) {
+            let ColumnData::Str(cells) = data else { continue };
+            let read = frame.column(&def.name).unwrap().str().unwrap();
+            let read: Vec<Option<&str>> = read.iter().collect();
+            let written: Vec<Option<&str>> = cells.iter().collect();
+            assert!(read == written, "{}", def.name);
+            nulls += written.iter().filter(|c| c.is_none()).count();
+        }
+        assert!(nulls > 5000, "nulls are covered ({nulls})");
+    }
+
     /// Number columns (`crate::number_dictionary`) get polars' dictionary decision, dictionary
     /// page, page cuts and headers, and polars' reader reads every cell back.
     #[test]
     fn number_columns_match_polars_pages() {
-        use polars::prelude::{ParquetReader, SerReader};
-
-        let mut batch = generated_requests(60, 6, 5000);
-        let expected = batch.clone();
-        let options = WriteOptions {
-            data_page_size: Some(3000),
-            ..write_options(ZstdLevel::try_new(1).unwrap())
-        };
-        let mut writer =
-            FileWriter::try_new(Vec::new(), arrow_schema(schema::requests()), options).unwrap();
-        let types = writer.parquet_schema().fields().to_vec();
-        let rows = batch.len() as u64;
-        let arrays = to_arrays(&mut batch).unwrap();
+        let pages = small_pages();
+        let (options, types) = (pages.options, &pages.types);
         let (mut dictionaries, mut plain) = (0, 0);
-        let mut columns = Vec::new();
-        for (array, ty) in arrays.iter().zip(&types) {
+        for (array, ty) in pages.arrays.iter().zip(types) {
             if number_dictionary::choose(array.as_ref()).is_some() {
                 if assert_number_pages_match_polars(array.as_ref(), ty, options) {
                     dictionaries += 1;
@@ -485,16 +489,10 @@ mod tests {
                     plain += 1;
                 }
             }
-            let pages = column_pages(array.as_ref(), ty, options).unwrap();
-            let compressed = PageCompressor::new(pages, SharedContext::new(1).unwrap())
-                .map_err(PolarsError::from);
-            columns.push(Ok(DynStreamingIterator::new(compressed)));
         }
         assert!(dictionaries >= 10 && plain >= 4, "{dictionaries} dictionaries, {plain} plain");
-        writer.write(rows, DynIter::new(columns.into_iter())).unwrap();
-        writer.end(None).unwrap();
-        let frame = ParquetReader::new(std::io::Cursor::new(writer.into_inner())).finish().unwrap();
-        for (def, data) in schema::requests().columns.iter().zip(expected.columns()) {
+        let frame = pages.read_back();
+        for (def, data) in schema::requests().columns.iter().zip(pages.expected.columns()) {
             let read = frame.column(&def.name).unwrap();
             let same = match data {
                 ColumnData::Int(v) => read.i64().unwrap().iter().eq(v.iter()),
