@@ -30,6 +30,8 @@ use token_core::cmcd::{StreamingFormat, Value, Version};
 use crate::field::{Field, FieldSet};
 use crate::line::Record;
 
+mod canonical;
+
 /// The length at which CloudFront truncates `cs-headers` (§4.1).
 pub const HEADERS_TRUNCATION_LEN: usize = 800;
 
@@ -120,6 +122,15 @@ impl Cmcd {
     pub fn is_video(&self) -> bool {
         matches!(self.ot, Some(ObjectType::Video | ObjectType::Muxed))
     }
+
+    /// Clears every value decoded from a payload, keeping `raw` and `headers_truncated`.
+    fn clear_values(&mut self) {
+        *self = Self {
+            raw: self.raw.take(),
+            headers_truncated: self.headers_truncated,
+            ..Self::default()
+        };
+    }
 }
 
 fn to_i64(n: u64) -> i64 {
@@ -187,6 +198,9 @@ fn decode_payload(record: &Record<'_>, out: &mut Cmcd) -> (Option<Report>, Optio
             raw.push_str(value);
         }
         out.raw = Some(raw);
+        if canonical::read_headers(&headers, out) {
+            return (None, Some(Origin::Headers));
+        }
         return match cmcd::decode_headers(headers, Policy::Lenient) {
             Ok(r) => (Some(r), Some(Origin::Headers)),
             Err(e) => {
@@ -203,10 +217,16 @@ fn decode_payload(record: &Record<'_>, out: &mut Cmcd) -> (Option<Report>, Optio
     // Decoded once, for `cmcd_raw` and for the decoder (`+` is a space: the payload is form
     // data, CTA-5004-B §2.2).
     let payload = cmcd::transport::percent_decode(raw.as_bytes(), true);
-    out.raw = Some(match simdutf8::basic::from_utf8(&payload) {
-        Ok(text) => text.to_owned(),
-        Err(_) => String::from_utf8_lossy(&payload).into_owned(), // the slow path, rarely
-    });
+    if let Ok(text) = simdutf8::basic::from_utf8(&payload) {
+        let text = text.to_owned();
+        let read = raw.len() <= cmcd::MAX_PAYLOAD_LEN && canonical::read_query(&text, out);
+        out.raw = Some(text);
+        if read {
+            return (None, Some(Origin::Query));
+        }
+    } else {
+        out.raw = Some(String::from_utf8_lossy(&payload).into_owned()); // the slow path, rarely
+    }
     let report = if raw.len() > cmcd::MAX_PAYLOAD_LEN {
         cmcd::decode_query(query, Policy::Lenient) // refused on the sent length, as it says
     } else {

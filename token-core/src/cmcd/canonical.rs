@@ -3,128 +3,304 @@
 //! Deployed players write their payloads the same way: lowercase registered keys separated by
 //! bare commas, each key once; Integers; quoted Strings without escapes; Tokens from the key's
 //! vocabulary; `bs` and `su` as bare keys; v2 numeric lists as `(3200;v 128;a)`.
-//! [`read_into`] reads exactly that shape straight into a [`Report`] — no Structured Field
-//! cursor, no intermediate bare items, no typing by dispatch — and gives up at the first byte
-//! outside it, leaving the report as it was. The general parser ([`super::sf`] and the typing of
-//! [`super::report`]) then reads the payload from its start.
+//! [`read_canonical`] reads exactly that shape and hands each member, typed, to a [`Visit`]
+//! — no Structured Field cursor, no intermediate bare items, no typing by dispatch, and no
+//! allocation unless the visitor makes one — and gives up at the first byte outside it. The
+//! general parser ([`super::sf`] and the typing of [`super::report`]) then reads the payload
+//! from its start. Decoding into a [`Report`] takes this path first (`read_into`), and
+//! so can a caller that keeps only some keys in its own structure (the CloudFront log ingest
+//! does).
 //!
 //! Its grammar is a subset of RFC 8941's Dictionary, and every value it accepts is one the
 //! general path types without a leniency and without a drop, so both paths give equal reports
 //! under either [`super::Policy`] (a property test in this module checks it on arbitrary
 //! input). It gives up on: whitespace; parameters other than one flag per numeric-list member;
 //! escapes, control and non-ASCII bytes; custom and unknown keys; a key sent twice (in this
-//! payload, or in an earlier header of the same request), and any key dropped earlier; a value
-//! the general path would drop or accept only leniently; empty payloads and empty lists.
+//! payload, or in an earlier header of the same request: [`Visit::holds`]), and any key dropped
+//! earlier; a value the general path would drop or accept only leniently; empty payloads and
+//! empty lists; lists of more than [`MAX_LIST_MEMBERS`] members.
+//!
+//! It does not check `v` against the versions this crate reads: the general path rejects a
+//! payload with `v` > 2 as a whole ([`super::Error::UnsupportedVersion`]) after reading it, and
+//! so must a visitor.
 
 use std::borrow::Cow;
+use std::ops::ControlFlow;
 
 use super::key::{Key, Kind};
 use super::report::{Report, token_value};
 use super::sf::{self, Decimal};
 use super::transport::percent_decode_nor;
-use super::value::{NextObject, ObjectType, Sample, Samples, Value};
+use super::value::{
+    EventType, NextObject, ObjectType, PlayerState, Sample, Samples, StreamType, StreamingFormat,
+    Value,
+};
 
-/// Reads `payload` into `report` when the whole payload is in canonical shape (see the module
-/// docs); returns whether it did. On `false` the report is as it was before the call.
+/// Longest list the reader reads itself; a longer one is left to the general path.
+pub const MAX_LIST_MEMBERS: usize = 16;
+
+/// One member of a payload in canonical shape, typed as the general path types it, borrowing
+/// the payload (or, for a v1 `nor`, its percent-decoded URL).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum Canonical<'a> {
+    /// Boolean keys (`bs`, `su`, …): a bare key is `true`.
+    Boolean(bool),
+    /// Non-negative Integer keys.
+    Integer(u64),
+    /// Decimal keys (`pr`).
+    Decimal(Decimal),
+    /// String keys (`sid`, `cid`, `nrr`, …), never empty and within the key's length limit.
+    String(&'a str),
+    /// `ot`.
+    ObjectType(ObjectType),
+    /// `sf`.
+    StreamingFormat(StreamingFormat),
+    /// `st`.
+    StreamType(StreamType),
+    /// `sta`.
+    PlayerState(PlayerState),
+    /// `e`.
+    EventType(EventType),
+    /// Numeric list keys (`br`, `bl`, `bsd`, …): a v1 scalar is one untagged sample.
+    Samples(&'a [Sample]),
+    /// `ec`: a v1 String is one text.
+    Strings(&'a [&'a str]),
+    /// `nor`: the v2 inner list's URLs as sent, or the v1 String's URL percent-decoded.
+    NextObjects(&'a [&'a str]),
+}
+
+impl Canonical<'_> {
+    /// The owned [`Value`] a [`Report`] holds for this member.
+    pub fn to_value(&self) -> Value {
+        match *self {
+            Self::Boolean(b) => Value::Boolean(b),
+            Self::Integer(n) => Value::Integer(n),
+            Self::Decimal(d) => Value::Decimal(d),
+            Self::String(s) => Value::String(s.to_owned()),
+            Self::ObjectType(t) => Value::ObjectType(t),
+            Self::StreamingFormat(t) => Value::StreamingFormat(t),
+            Self::StreamType(t) => Value::StreamType(t),
+            Self::PlayerState(t) => Value::PlayerState(t),
+            Self::EventType(t) => Value::EventType(t),
+            Self::Samples(s) => Value::Samples(match s {
+                [one] => Samples::single(*one),
+                many => Samples::new(many.to_vec()),
+            }),
+            Self::Strings(texts) => Value::Strings(texts.iter().map(|t| (*t).to_owned()).collect()),
+            Self::NextObjects(urls) => {
+                Value::NextObjects(urls.iter().map(|u| NextObject::new(*u)).collect())
+            }
+        }
+    }
+}
+
+/// What receives the members [`read_canonical`] reads.
+pub trait Visit {
+    /// Whether `key` already holds a value (from an earlier header of the same request): the
+    /// reader gives up on it, as the general path lets the later value win.
+    fn holds(&self, key: Key) -> bool;
+
+    /// Receives one member; [`ControlFlow::Break`] makes the reader give up.
+    fn member(&mut self, key: Key, value: Canonical<'_>) -> ControlFlow<()>;
+}
+
+/// Reads `payload` member by member into `visitor` when the whole payload is in canonical
+/// shape (see the module docs); returns whether it did. On `false` the visitor may have
+/// received the members before the point where the reader gave up: discard them and decode the
+/// payload with the general path.
+///
+/// # Examples
+///
+/// ```
+/// use std::ops::ControlFlow;
+/// use token_core::cmcd::{Canonical, Key, Visit, read_canonical};
+///
+/// #[derive(Default)]
+/// struct Bitrate(Option<u64>);
+///
+/// impl Visit for Bitrate {
+///     fn holds(&self, _: Key) -> bool {
+///         false
+///     }
+///     fn member(&mut self, key: Key, value: Canonical<'_>) -> ControlFlow<()> {
+///         if let (Key::Br, Canonical::Samples([first, ..])) = (key, value) {
+///             self.0 = Some(first.value);
+///         }
+///         ControlFlow::Continue(())
+///     }
+/// }
+///
+/// let mut br = Bitrate::default();
+/// assert!(read_canonical(r#"br=3200,ot=v,sid="s1""#, &mut br));
+/// assert_eq!(br.0, Some(3200));
+/// assert!(!read_canonical("br=3200, ot=v", &mut Bitrate::default())); // whitespace
+/// ```
+pub fn read_canonical<V: Visit + ?Sized>(payload: &str, visitor: &mut V) -> bool {
+    let p = payload.as_bytes();
+    if p.is_empty() {
+        return false;
+    }
+    let mut read = 0u64;
+    let mut pos = 0;
+    loop {
+        let key_end = lowercase_end(p, pos);
+        let Some(key) = p.get(pos..key_end).and_then(Key::from_name_bytes) else { return false };
+        let bit = 1u64 << (key as u32);
+        if read & bit != 0 || visitor.holds(key) {
+            return false;
+        }
+        read |= bit;
+        let Some(end) = member(payload, key, key_end, visitor) else { return false };
+        match p.get(end) {
+            None => return true,
+            Some(b',') if end + 1 < p.len() => pos = end + 1,
+            _ => return false,
+        }
+    }
+}
+
+/// Reads `payload` into `report` when the whole payload is in canonical shape; returns whether
+/// it did. On `false` the report is as it was before the call.
 pub(crate) fn read_into(report: &mut Report, payload: &[u8]) -> bool {
     if payload.is_empty() || report.has_dropped() {
         return false;
     }
-    let mut added = 0u64;
-    let mut pos = 0;
-    let complete = loop {
-        let Some((key, value, end)) = member(payload, pos) else { break false };
-        if report.contains(key) {
-            break false;
+    let Ok(payload) = std::str::from_utf8(payload) else { return false };
+    let before = report.present_keys();
+    if read_canonical(payload, report) {
+        return true;
+    }
+    let mut added = report.present_keys() & !before;
+    while added != 0 {
+        let k = added.trailing_zeros() as usize;
+        added &= added - 1;
+        if let Some(&key) = Key::ALL.get(k) {
+            report.remove(key);
         }
-        report.set(key, value);
-        added |= 1 << (key as u32);
-        match payload.get(end) {
-            None => break true,
-            Some(b',') if end + 1 < payload.len() => pos = end + 1,
-            _ => break false,
+    }
+    false
+}
+
+impl Visit for Report {
+    fn holds(&self, key: Key) -> bool {
+        self.contains(key)
+    }
+
+    fn member(&mut self, key: Key, value: Canonical<'_>) -> ControlFlow<()> {
+        self.set(key, value.to_value());
+        ControlFlow::Continue(())
+    }
+}
+
+/// The value of `key`, its `=` at `key_end` (or absent: a bare key), handed to `visitor`; the
+/// position after it, or `None` outside the canonical shape or when the visitor stops.
+fn member<V: Visit + ?Sized>(
+    payload: &str,
+    key: Key,
+    key_end: usize,
+    visitor: &mut V,
+) -> Option<usize> {
+    let p = payload.as_bytes();
+    let kind = key.info().kind;
+    let at = key_end + 1;
+    let (value, end) = if p.get(key_end) != Some(&b'=') {
+        // A bare key is the Boolean true (RFC 8941 §3.2).
+        if kind != Kind::Boolean {
+            return None;
+        }
+        (Canonical::Boolean(true), key_end)
+    } else if p.get(at) == Some(&b'(') {
+        return list(payload, key, kind, at + 1, visitor);
+    } else {
+        match kind {
+            Kind::Integer => {
+                let (n, end) = integer(p, at)?;
+                if key == Key::V && n == 0 {
+                    return None; // out of range: dropped
+                }
+                (Canonical::Integer(n), end)
+            }
+            Kind::Decimal => {
+                let (d, end) = decimal(p, at)?;
+                (Canonical::Decimal(d), end)
+            }
+            Kind::Boolean => match p.get(at..at + 2)? {
+                b"?1" => (Canonical::Boolean(true), at + 2),
+                b"?0" => (Canonical::Boolean(false), at + 2),
+                _ => return None,
+            },
+            Kind::String => {
+                let (s, end) = string(payload, at)?;
+                if s.is_empty() || key.info().max_len.is_some_and(|max| s.len() > max) {
+                    return None; // dropped as empty or too long
+                }
+                (Canonical::String(s), end)
+            }
+            Kind::Token => {
+                let end = lowercase_end(p, at);
+                let value = match token_value(key, payload.get(at..end)?)? {
+                    Value::ObjectType(t) => Canonical::ObjectType(t),
+                    Value::StreamingFormat(t) => Canonical::StreamingFormat(t),
+                    Value::StreamType(t) => Canonical::StreamType(t),
+                    Value::PlayerState(t) => Canonical::PlayerState(t),
+                    Value::EventType(t) => Canonical::EventType(t),
+                    _ => return None,
+                };
+                (value, end)
+            }
+            Kind::IntegerList => {
+                let (n, end) = integer(p, at)?;
+                visitor.member(key, Canonical::Samples(&[Sample::new(n)])).continue_value()?;
+                return Some(end);
+            }
+            Kind::StringList => {
+                let (s, end) = string(payload, at)?;
+                visitor.member(key, Canonical::Strings(&[s])).continue_value()?;
+                return Some(end);
+            }
+            // The v1 String form is percent-decoded; the inner-list form carries URLs as sent.
+            Kind::NextObjects => {
+                let (s, end) = string(payload, at)?;
+                let url = percent_decode_nor(Cow::Borrowed(s));
+                visitor.member(key, Canonical::NextObjects(&[url.as_str()])).continue_value()?;
+                return Some(end);
+            }
         }
     };
-    if !complete {
-        let mut bits = added;
-        while bits != 0 {
-            let k = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            if let Some(&key) = Key::ALL.get(k) {
-                report.remove(key);
-            }
-        }
-    }
-    complete
+    visitor.member(key, value).continue_value()?;
+    Some(end)
 }
 
-/// The member starting at `start`: its key, typed value and the position after it.
-fn member(p: &[u8], start: usize) -> Option<(Key, Value, usize)> {
-    let key_end = lowercase_end(p, start);
-    let key = Key::from_name_bytes(p.get(start..key_end)?)?;
-    let kind = key.info().kind;
-    if p.get(key_end) != Some(&b'=') {
-        // A bare key is the Boolean true (RFC 8941 §3.2).
-        return (kind == Kind::Boolean).then_some((key, Value::Boolean(true), key_end));
-    }
-    let (value, end) = value(key, kind, p, key_end + 1)?;
-    Some((key, value, end))
-}
-
-/// The value of `key` starting at `at`, typed as the general path types it; `None` outside the
-/// canonical shape or where the general path would drop it or need a leniency.
-fn value(key: Key, kind: Kind, p: &[u8], at: usize) -> Option<(Value, usize)> {
-    let list = p.get(at) == Some(&b'(');
-    Some(match kind {
-        Kind::Integer => {
-            let (n, end) = integer(p, at)?;
-            if key == Key::V && n == 0 {
-                return None; // out of range: dropped
-            }
-            (Value::Integer(n), end)
-        }
-        Kind::Decimal => decimal(p, at)?,
-        Kind::Boolean => match p.get(at..at + 2)? {
-            b"?1" => (Value::Boolean(true), at + 2),
-            b"?0" => (Value::Boolean(false), at + 2),
-            _ => return None,
-        },
-        Kind::String => {
-            let (s, end) = string(p, at)?;
-            if s.is_empty() || key.info().max_len.is_some_and(|max| s.len() > max) {
-                return None; // dropped as empty or too long
-            }
-            (Value::String(s.to_owned()), end)
-        }
-        Kind::Token => {
-            let end = lowercase_end(p, at);
-            let token = std::str::from_utf8(p.get(at..end)?).ok()?;
-            (token_value(key, token)?, end)
-        }
-        Kind::IntegerList if list => samples(p, at + 1)?,
+/// An inner list, `at` just after its `(`, handed to `visitor`; the position after its `)`.
+fn list<V: Visit + ?Sized>(
+    payload: &str,
+    key: Key,
+    kind: Kind,
+    at: usize,
+    visitor: &mut V,
+) -> Option<usize> {
+    match kind {
         Kind::IntegerList => {
-            let (n, end) = integer(p, at)?;
-            (Value::Samples(Samples::one(n)), end)
+            let mut members = [Sample::new(0); MAX_LIST_MEMBERS];
+            let (n, end) = samples(payload.as_bytes(), at, &mut members)?;
+            visitor.member(key, Canonical::Samples(members.get(..n)?)).continue_value()?;
+            Some(end)
         }
-        Kind::StringList if list => {
-            let (texts, end) = strings(p, at + 1)?;
-            (Value::Strings(texts), end)
+        Kind::StringList | Kind::NextObjects => {
+            let mut texts = [""; MAX_LIST_MEMBERS];
+            let (n, end) = strings(payload, at, &mut texts)?;
+            let texts = texts.get(..n)?;
+            let value = if kind == Kind::StringList {
+                Canonical::Strings(texts)
+            } else {
+                Canonical::NextObjects(texts)
+            };
+            visitor.member(key, value).continue_value()?;
+            Some(end)
         }
-        Kind::StringList => {
-            let (s, end) = string(p, at)?;
-            (Value::Strings(vec![s.to_owned()]), end)
-        }
-        // The inner-list form carries URLs as sent; the v1 String form is percent-decoded.
-        Kind::NextObjects if list => {
-            let (urls, end) = strings(p, at + 1)?;
-            (Value::NextObjects(urls.into_iter().map(NextObject::new).collect()), end)
-        }
-        Kind::NextObjects => {
-            let (s, end) = string(p, at)?;
-            let url = percent_decode_nor(Cow::Borrowed(s));
-            (Value::NextObjects(vec![NextObject::new(url)]), end)
-        }
-    })
+        _ => None,
+    }
 }
 
 /// The end of the run of `a`–`z` starting at `at`.
@@ -150,11 +326,11 @@ fn integer(p: &[u8], at: usize) -> Option<(u64, usize)> {
 }
 
 /// A non-negative Decimal (or Integer, which a Decimal key accepts) at `at`, and its end.
-fn decimal(p: &[u8], at: usize) -> Option<(Value, usize)> {
+fn decimal(p: &[u8], at: usize) -> Option<(Decimal, usize)> {
     let (int, end) = integer(p, at)?;
     let int = i64::try_from(int).ok()?;
     if p.get(end) != Some(&b'.') {
-        return Some((Value::Decimal(Decimal::from_integer(int)?), end));
+        return Some((Decimal::from_integer(int)?, end));
     }
     if end - at > 12 {
         return None; // a Decimal has at most 12 integer digits
@@ -167,11 +343,12 @@ fn decimal(p: &[u8], at: usize) -> Option<(Value, usize)> {
         _ => return None, // at most 3 fractional digits
     };
     let frac = i64::try_from(frac).ok()?;
-    Some((Value::Decimal(Decimal::from_thousandths(int * 1000 + frac * scale)?), frac_end))
+    Some((Decimal::from_thousandths(int * 1000 + frac * scale)?, frac_end))
 }
 
 /// A String without escapes at `at`: its content and the position after the closing quote.
-fn string(p: &[u8], at: usize) -> Option<(&str, usize)> {
+fn string(payload: &str, at: usize) -> Option<(&str, usize)> {
+    let p = payload.as_bytes();
     if p.get(at) != Some(&b'"') {
         return None;
     }
@@ -180,30 +357,40 @@ fn string(p: &[u8], at: usize) -> Option<(&str, usize)> {
     if body.get(len) != Some(&b'"') {
         return None; // an escape, a control or a non-ASCII byte
     }
-    let text = std::str::from_utf8(body.get(..len)?).ok()?;
-    Some((text, at + len + 2))
+    // Plain string bytes are ASCII: both ends are char boundaries.
+    Some((payload.get(at + 1..at + 1 + len)?, at + len + 2))
 }
 
-/// The members of an inner list of Strings without parameters, `at` just after its `(`; the
-/// texts and the position after the `)`.
-fn strings(p: &[u8], mut at: usize) -> Option<(Vec<String>, usize)> {
-    let mut texts = Vec::new();
+/// The members of an inner list of Strings without parameters, `at` just after its `(`, into
+/// `texts`; how many and the position after the `)`.
+fn strings<'a>(
+    payload: &'a str,
+    mut at: usize,
+    texts: &mut [&'a str; MAX_LIST_MEMBERS],
+) -> Option<(usize, usize)> {
+    let p = payload.as_bytes();
+    let mut n = 0;
     loop {
-        let (text, end) = string(p, at)?;
-        texts.push(text.to_owned());
+        let (text, end) = string(payload, at)?;
+        *texts.get_mut(n)? = text;
+        n += 1;
         match p.get(end) {
             Some(b' ') => at = end + 1,
-            Some(b')') => return Some((texts, end + 1)),
+            Some(b')') => return Some((n, end + 1)),
             _ => return None,
         }
     }
 }
 
-/// A numeric list (`(3200;v 128;a)`), `at` just after its `(`: each member an Integer with at
-/// most one flag parameter, which tags it when it names an object type.
-fn samples(p: &[u8], mut at: usize) -> Option<(Value, usize)> {
-    let mut first = None;
-    let mut rest = Vec::new();
+/// A numeric list (`(3200;v 128;a)`), `at` just after its `(`, into `members`: each member an
+/// Integer with at most one flag parameter, which tags it when it names an object type; how
+/// many and the position after the `)`.
+fn samples(
+    p: &[u8],
+    mut at: usize,
+    members: &mut [Sample; MAX_LIST_MEMBERS],
+) -> Option<(usize, usize)> {
+    let mut n = 0;
     loop {
         let (value, mut end) = integer(p, at)?;
         let mut object = None;
@@ -213,23 +400,11 @@ fn samples(p: &[u8], mut at: usize) -> Option<(Value, usize)> {
             object = ObjectType::from_token(std::str::from_utf8(flag).ok()?);
             end = flag_end;
         }
-        let sample = Sample { value, object };
-        if first.is_none() {
-            first = Some(sample);
-        } else {
-            rest.push(sample);
-        }
+        *members.get_mut(n)? = Sample { value, object };
+        n += 1;
         match p.get(end) {
             Some(b' ') => at = end + 1,
-            Some(b')') => {
-                let samples = if rest.is_empty() {
-                    Samples::single(first?)
-                } else {
-                    rest.insert(0, first?);
-                    Samples::new(rest)
-                };
-                return Some((Value::Samples(samples), end + 1));
-            }
+            Some(b')') => return Some((n, end + 1)),
             _ => return None,
         }
     }

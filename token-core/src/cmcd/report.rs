@@ -421,6 +421,11 @@ impl Report {
         self.present & bit(key) != 0
     }
 
+    /// The registered keys present, as bits (`1 << key as u32`).
+    pub(crate) fn present_keys(&self) -> u64 {
+        self.present
+    }
+
     /// Whether some registered key was dropped.
     pub(crate) fn has_dropped(&self) -> bool {
         !self.dropped.is_empty()
