@@ -283,7 +283,7 @@ fn list<V: Visit + ?Sized>(
     match kind {
         Kind::IntegerList => {
             let mut members = [Sample::new(0); MAX_LIST_MEMBERS];
-            let (n, end) = samples(payload.as_bytes(), at, &mut members)?;
+            let (n, end) = samples(payload, at, &mut members)?;
             visitor.member(key, Canonical::Samples(members.get(..n)?)).continue_value()?;
             Some(end)
         }
@@ -303,10 +303,14 @@ fn list<V: Visit + ?Sized>(
     }
 }
 
-/// The end of the run of `a`–`z` starting at `at`.
+/// The end of the run of `a`–`z` starting at `at` (key names and tokens: a few bytes).
+#[inline]
 fn lowercase_end(p: &[u8], at: usize) -> usize {
-    let run = p.get(at..).unwrap_or_default();
-    at + run.iter().position(|b| !b.is_ascii_lowercase()).unwrap_or(run.len())
+    let mut end = at;
+    while p.get(end).is_some_and(u8::is_ascii_lowercase) {
+        end += 1;
+    }
+    end
 }
 
 /// A non-negative Integer of 1–15 digits (RFC 8941 §3.3.1) at `at`, and its end.
@@ -353,12 +357,36 @@ fn string(payload: &str, at: usize) -> Option<(&str, usize)> {
         return None;
     }
     let body = p.get(at + 1..)?;
-    let len = body.iter().position(|&b| !sf::is_plain_string_byte(b))?;
+    let len = plain_run(body);
     if body.get(len) != Some(&b'"') {
         return None; // an escape, a control or a non-ASCII byte
     }
     // Plain string bytes are ASCII: both ends are char boundaries.
     Some((payload.get(at + 1..at + 1 + len)?, at + len + 2))
+}
+
+/// The length of the run of plain String bytes (printable ASCII other than `"` and `\`) that
+/// starts `body`, eight bytes at a time while no byte in the word ends it.
+fn plain_run(body: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // A byte of `v` is zero (exact for "some byte is", which is all that is asked).
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS != 0;
+    let mut at = 0;
+    while let Some(word) = body.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+        let w = u64::from_le_bytes(word);
+        let ends = w & HIGHS != 0 // non-ASCII
+            || w.wrapping_sub(ONES * 0x20) & !w & HIGHS != 0 // a control byte (< 0x20)
+            || has_zero(w ^ (ONES * 0x7f))
+            || has_zero(w ^ (ONES * u64::from(b'"')))
+            || has_zero(w ^ (ONES * u64::from(b'\\')));
+        if ends {
+            break;
+        }
+        at += 8;
+    }
+    let rest = body.get(at..).unwrap_or_default();
+    at + rest.iter().position(|&b| !sf::is_plain_string_byte(b)).unwrap_or(rest.len())
 }
 
 /// The members of an inner list of Strings without parameters, `at` just after its `(`, into
@@ -386,18 +414,19 @@ fn strings<'a>(
 /// Integer with at most one flag parameter, which tags it when it names an object type; how
 /// many and the position after the `)`.
 fn samples(
-    p: &[u8],
+    payload: &str,
     mut at: usize,
     members: &mut [Sample; MAX_LIST_MEMBERS],
 ) -> Option<(usize, usize)> {
+    let p = payload.as_bytes();
     let mut n = 0;
     loop {
         let (value, mut end) = integer(p, at)?;
         let mut object = None;
         if p.get(end) == Some(&b';') {
             let flag_end = lowercase_end(p, end + 1);
-            let flag = p.get(end + 1..flag_end).filter(|f| !f.is_empty())?;
-            object = ObjectType::from_token(std::str::from_utf8(flag).ok()?);
+            let flag = payload.get(end + 1..flag_end).filter(|f| !f.is_empty())?;
+            object = ObjectType::from_token(flag);
             end = flag_end;
         }
         *members.get_mut(n)? = Sample { value, object };
@@ -634,6 +663,20 @@ mod tests {
 
     fn any_payload() -> impl proptest::strategy::Strategy<Value = String> {
         proptest::prop_oneof![payload(), canonical_payload()]
+    }
+
+    proptest::proptest! {
+        /// The word-at-a-time scan stops where the byte-by-byte definition stops.
+        #[test]
+        fn plain_run_matches_the_byte_definition(
+            body in proptest::collection::vec(
+                proptest::prop_oneof![0x20u8..0x7f, proptest::num::u8::ANY],
+                0..40,
+            ),
+        ) {
+            let naive = body.iter().position(|&b| !sf::is_plain_string_byte(b)).unwrap_or(body.len());
+            proptest::prop_assert_eq!(plain_run(&body), naive);
+        }
     }
 
     proptest::proptest! {
