@@ -217,20 +217,32 @@ fn decode_payload(record: &Record<'_>, out: &mut Cmcd) -> (Option<Report>, Optio
     // Decoded once, for `cmcd_raw` and for the decoder (`+` is a space: the payload is form
     // data, CTA-5004-B §2.2).
     let payload = cmcd::transport::percent_decode(raw.as_bytes(), true);
-    if let Ok(text) = simdutf8::basic::from_utf8(&payload) {
-        let text = text.to_owned();
-        let read = raw.len() <= cmcd::MAX_PAYLOAD_LEN && canonical::read_query(&text, out);
-        out.raw = Some(text);
-        if read {
-            return (None, Some(Origin::Query));
-        }
-    } else {
-        out.raw = Some(String::from_utf8_lossy(&payload).into_owned()); // the slow path, rarely
+    // `cmcd_raw` is the decoded payload as text: decoded bytes that are valid UTF-8 become
+    // the string without a copy; invalid ones are kept for the decoder, and the text is lossy.
+    let (text, invalid) = match payload {
+        Cow::Owned(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => (text, None),
+            Err(e) => {
+                let bytes = e.into_bytes();
+                (String::from_utf8_lossy(&bytes).into_owned(), Some(bytes))
+            }
+        },
+        Cow::Borrowed(bytes) => match std::str::from_utf8(bytes) {
+            Ok(text) => (text.to_owned(), None),
+            Err(_) => (String::from_utf8_lossy(bytes).into_owned(), Some(bytes.to_vec())),
+        },
+    };
+    let fits = raw.len() <= cmcd::MAX_PAYLOAD_LEN;
+    let read = invalid.is_none() && fits && canonical::read_query(&text, out);
+    let raw_text = out.raw.insert(text);
+    if read {
+        return (None, Some(Origin::Query));
     }
-    let report = if raw.len() > cmcd::MAX_PAYLOAD_LEN {
-        cmcd::decode_query(query, Policy::Lenient) // refused on the sent length, as it says
+    let report = if fits {
+        let payload = invalid.as_deref().unwrap_or(raw_text.as_bytes());
+        cmcd::decode_query_payload(payload, Policy::Lenient)
     } else {
-        cmcd::decode_query_payload(&payload, Policy::Lenient)
+        cmcd::decode_query(query, Policy::Lenient) // refused on the sent length, as it says
     };
     match report {
         Ok(r) => (Some(r), Some(Origin::Query)),
@@ -517,6 +529,34 @@ static TOKEN_BYTES: [u8; 256] = {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The CMCD of a record holding only `query` as `cs-uri-query`.
+    fn from_query(query: &str) -> Cmcd {
+        let mut record = Record::new(1_714_650_000_000);
+        record.set(Field::CsUriQuery, crate::line::Cell::Text(Cow::Borrowed(query)));
+        extract(&FieldSet::parse_names("timestamp,cs-uri-query").unwrap(), &record)
+    }
+
+    #[test]
+    fn query_payloads_take_the_direct_path_or_the_general_one() {
+        // Player-shaped: read directly.
+        let c = from_query("CMCD=br%3D3200%2Cot%3Dv%2Csid%3D%22s1%22");
+        assert_eq!(
+            (c.br, c.sid.as_deref(), c.origin),
+            (Some(3200), Some("s1"), Some(Origin::Query))
+        );
+        assert_eq!(c.raw.as_deref(), Some(r#"br=3200,ot=v,sid="s1""#));
+        // Not player-shaped (a space after a comma): the general decoder, same columns.
+        let c = from_query("CMCD=br%3D3200%2C%20ot%3Dv");
+        assert_eq!((c.br, c.ot, c.error), (Some(3200), Some(ObjectType::Video), None));
+        // Decoded bytes that are not UTF-8: `cmcd_raw` is lossy, the decoder sees the bytes
+        // (and rejects the String's byte as RFC 8941 does).
+        let c = from_query("CMCD=br%3D3200%2Csid%3D%22a%FFb%22");
+        assert_eq!(c.raw.as_deref(), Some("br=3200,sid=\"a\u{FFFD}b\""));
+        let expected = cmcd::decode_query_payload(b"br=3200,sid=\"a\xFFb\"", Policy::Lenient);
+        assert_eq!(c.error, expected.as_ref().err().map(cmcd::Error::code));
+        assert_eq!(c.sid, None);
+    }
 
     #[test]
     fn cells() {

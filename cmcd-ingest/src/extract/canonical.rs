@@ -84,7 +84,7 @@ impl<'o> Columns<'o> {
             return false;
         }
         let ot = self.out.ot;
-        for (key, kept) in PICKED.iter().zip(self.kept) {
+        for (key, kept) in PICKED.iter().zip(&self.kept) {
             if let Some(kept) = kept {
                 let value = pick(kept.members.get(..kept.len).unwrap_or_default(), ot);
                 *picked_slot(self.out, *key) = value;
