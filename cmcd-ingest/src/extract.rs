@@ -490,9 +490,27 @@ pub fn smd_session_id(uri_stem: &str) -> Option<&str> {
     let (sid, jwt) = split_at_byte(segment, b'.')?;
     let sid_ok = (1..=200).contains(&sid.len())
         && sid.bytes().all(|b| TOKEN_BYTES[usize::from(b)] & (BASE64URL | SID_EXTRA) != 0);
+    if !sid_ok {
+        return None;
+    }
+    // Thirty-two bytes at a time while whole blocks remain, then byte by byte.
     let mut dots = 0;
     let mut previous = b'.';
-    for b in jwt.bytes() {
+    let mut blocks = jwt.as_bytes().chunks_exact(32);
+    for block in &mut blocks {
+        let (valid, block_dots) = jwt_block(block.try_into().ok()?);
+        // Every byte base64url or `.`; no `.` right after a `.` (an empty part), also across
+        // the block boundary.
+        if valid != u32::MAX
+            || block_dots & (block_dots << 1) != 0
+            || (previous == b'.' && block_dots & 1 != 0)
+        {
+            return None;
+        }
+        dots += block_dots.count_ones();
+        previous = block.last().copied().unwrap_or(previous);
+    }
+    for &b in blocks.remainder() {
         if b == b'.' {
             if previous == b'.' {
                 return None; // an empty part
@@ -503,7 +521,25 @@ pub fn smd_session_id(uri_stem: &str) -> Option<&str> {
         }
         previous = b;
     }
-    (sid_ok && dots == 2 && previous != b'.').then_some(sid)
+    (dots == 2 && previous != b'.').then_some(sid)
+}
+
+/// For 32 bytes of a JWT: a bit mask of the bytes that are base64url or `.`, and one of the
+/// `.` bytes (bit `i` for byte `i`).
+fn jwt_block(block: [u8; 32]) -> (u32, u32) {
+    use wide::u8x32;
+    let bytes = u8x32::new(block);
+    // `lo <= b <= hi` as `max(b - lo, hi - lo) == hi - lo` (wrapping, unsigned).
+    let within = |v: u8x32, lo: u8, hi: u8| {
+        let span = u8x32::splat(hi - lo);
+        (v - u8x32::splat(lo)).max(span).simd_eq(span)
+    };
+    // ASCII letters are `a`-`z` once bit 5 is set; no other byte lands there.
+    let letter = within(bytes | u8x32::splat(0x20), b'a', b'z');
+    let digit = within(bytes, b'0', b'9');
+    let dot = bytes.simd_eq(u8x32::splat(b'.'));
+    let other = bytes.simd_eq(u8x32::splat(b'_')) | bytes.simd_eq(u8x32::splat(b'-'));
+    ((letter | digit | dot | other).to_bitmask(), dot.to_bitmask())
 }
 
 /// [`TOKEN_BYTES`] class: the base64url alphabet.
@@ -634,6 +670,34 @@ mod tests {
         (sid_ok && b64(h) && b64(p) && b64(s)).then_some(*sid)
     }
 
+    /// Every position of a long token, and so every place relative to the 32-byte blocks,
+    /// holding each byte class boundary, a `.` or an extra `.`.
+    #[test]
+    fn token_bytes_at_every_position_match_the_definition() {
+        let jwt = format!("{}.{}.{}", "eyJhbGciOiJIUzI1NiJ9", "a".repeat(70), "Zz09_-".repeat(5));
+        let replacements = [b'.', b'/', b':', b'@', b'[', b'`', b'{', b'~', b'+', b'A', b'z'];
+        for at in 0..jwt.len() {
+            for &b in &replacements {
+                let mut bytes = jwt.clone().into_bytes();
+                bytes[at] = b;
+                let changed = String::from_utf8(bytes).unwrap();
+                let path = format!("/sid-1.{changed}/seg_1.m4s");
+                assert_eq!(smd_session_id(&path), naive_session_id(&path), "{path}");
+            }
+            let inserted = format!("/sid-1.{}.{}", &jwt[..at], &jwt[at..]);
+            assert_eq!(smd_session_id(&inserted), naive_session_id(&inserted), "{inserted}");
+        }
+        assert_eq!(smd_session_id(&format!("/sid-1.{jwt}")), Some("sid-1"));
+        // Two dots and three parts only in count: `..` anywhere (an empty part), at the start
+        // or at the end.
+        let plain = "eyJhbGciOiJIUzI1NiJ9".repeat(5);
+        for at in 0..=plain.len() {
+            let path = format!("/sid-1.{}..{}", &plain[..at], &plain[at..]);
+            assert_eq!(smd_session_id(&path), None, "{path}");
+            assert_eq!(naive_session_id(&path), None, "{path}");
+        }
+    }
+
     /// The definition the digit fast path of `scalar_number` must match.
     fn naive_scalar_number(text: &str) -> Option<i64> {
         if let Ok(n) = text.parse::<i64>() {
@@ -648,6 +712,15 @@ mod tests {
         #[test]
         fn number_cells_match_the_definition(s in "[0-9]{1,20}|[0-9]{0,3}[.][0-9]{0,3}|[+-]?[0-9]{1,4}|[0-9]e[0-9]|") {
             proptest::prop_assert_eq!(scalar_number(&s), naive_scalar_number(&s));
+        }
+
+        /// Token segments long enough for the 32-byte blocks, with bytes on both sides of
+        /// every class boundary and `.` runs.
+        #[test]
+        fn long_token_segments_match_the_definition(
+            s in "/[a-zA-Z0-9_~-]{1,6}[.]([a-zA-Z0-9_-]{0,14}[.]{0,2}){1,9}([:@`{/+=é~ ][a-zA-Z0-9_-]{0,40})?(/x)?"
+        ) {
+            proptest::prop_assert_eq!(smd_session_id(&s), naive_session_id(&s));
         }
 
         #[test]

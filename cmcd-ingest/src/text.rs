@@ -251,7 +251,15 @@ mod dictionary {
                 Self::Plain(cells) => return Ok(plain_array(cells, valid)),
                 Self::Dictionary(dict) => dict,
             };
-            if dict.texts.is_empty() || too_dense(dict.texts.len(), valid.len()) {
+            if dict.texts.is_empty() {
+                // Every cell null (a field the configuration logs but no line fills).
+                let array = polars_arrow::array::Utf8ViewArray::new_null(
+                    ArrowDataType::Utf8View,
+                    valid.len(),
+                );
+                return Ok(array.boxed());
+            }
+            if too_dense(dict.texts.len(), valid.len()) {
                 return Ok(plain_array(dict.to_plain(valid), valid));
             }
             let validity: Option<Bitmap> =
