@@ -108,7 +108,7 @@ fn dictionary_page(
 }
 
 /// Rows per data page, as polars decides it: the page size over the estimated bytes per row.
-fn rows_per_page(rows: usize, bytes: usize, options: WriteOptions) -> usize {
+pub(crate) fn rows_per_page(rows: usize, bytes: usize, options: WriteOptions) -> usize {
     let page_size = options.data_page_size.unwrap_or(DEFAULT_PAGE_SIZE).min(MAX_PAGE_SIZE);
     let bytes_per_row = bytes.checked_div(rows).unwrap_or(0);
     (page_size / (bytes_per_row + 1)).max(1)
@@ -124,11 +124,7 @@ fn data_page(
 ) -> ParquetResult<Page> {
     let rows = keys.len();
     let mut buffer = Vec::with_capacity(rows + 64);
-    match validity.map(Bitmap::as_slice) {
-        Some((bytes, 0, len)) => def_levels_from_bitmap(&mut buffer, bytes, len),
-        _ => write_def_levels(&mut buffer, true, validity, rows, Version::V1)
-            .map_err(|e| ParquetError::OutOfSpec(e.to_string()))?,
-    }
+    def_levels(&mut buffer, validity, rows)?;
     match validity {
         Some(validity) if validity.unset_bits() > 0 => {
             let valid: Vec<u32> =
@@ -147,6 +143,22 @@ fn data_page(
     let descriptor =
         Descriptor { primitive_type: primitive_type.clone(), max_def_level: 0, max_rep_level: 0 };
     Ok(Page::Data(DataPage::new(header, CowBuffer::Owned(buffer), descriptor, rows)))
+}
+
+/// Appends the format V1 definition levels of `rows` cells of a nullable, not nested column
+/// with `validity` (none: every cell valid): from the bitmap's bytes when it starts at a byte
+/// boundary, else by polars' encoder.
+pub(crate) fn def_levels(
+    out: &mut Vec<u8>,
+    validity: Option<&Bitmap>,
+    rows: usize,
+) -> ParquetResult<()> {
+    match validity.map(Bitmap::as_slice) {
+        Some((bytes, 0, len)) => def_levels_from_bitmap(out, bytes, len),
+        _ => write_def_levels(out, true, validity, rows, Version::V1)
+            .map_err(|e| ParquetError::OutOfSpec(e.to_string()))?,
+    }
+    Ok(())
 }
 
 /// Appends the definition levels of a nullable, not nested column (1 for a value, 0 for a

@@ -73,6 +73,8 @@ pub mod sink;
 #[cfg(feature = "s3")]
 pub mod store;
 mod text;
+#[cfg(feature = "parquet")]
+mod text_pages;
 
 pub use error::{Error, Reason};
 

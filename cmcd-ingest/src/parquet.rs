@@ -22,7 +22,7 @@ use std::io::Write;
 
 use polars::polars_utils::compression::ZstdLevel;
 use polars::prelude::{CompatLevel, DataType, PolarsError, Schema, SchemaExt, TimeUnit, TimeZone};
-use polars_arrow::array::{Array, BooleanArray, DictionaryArray, PrimitiveArray};
+use polars_arrow::array::{Array, BooleanArray, DictionaryArray, PrimitiveArray, Utf8ViewArray};
 use polars_arrow::bitmap::Bitmap;
 use polars_arrow::datatypes::{ArrowDataType, ArrowSchema};
 use polars_parquet::parquet::page::Page;
@@ -35,11 +35,11 @@ use polars_parquet::write::{
 
 use crate::batch::{Batch, ColumnData};
 use crate::compress::{PageCompressor, SharedContext};
-use crate::dictionary_pages;
 use crate::error::Error;
 use crate::number_dictionary::{self, Choice};
 use crate::schema::{ColumnType, Table};
 use crate::sink::{CountingWriter, EncodedFile, Encoder, Tally};
+use crate::{dictionary_pages, text_pages};
 
 /// The polars data type of a column type.
 pub fn dtype(ty: ColumnType) -> DataType {
@@ -124,6 +124,11 @@ fn column_pages(
 ) -> Result<DynIter<'static, Result<Page, ParquetError>>, ParquetError> {
     if let Some(dictionary) = array.as_any().downcast_ref::<DictionaryArray<u32>>() {
         return Ok(DynIter::new(dictionary_pages::pages(dictionary, column, options)?));
+    }
+    if let Some(texts) = array.as_any().downcast_ref::<Utf8ViewArray>()
+        && let Some(pages) = text_pages::pages(texts, column, options)
+    {
+        return Ok(DynIter::new(pages));
     }
     let to_parquet = |e: PolarsError| ParquetError::FeatureNotSupported(e.to_string());
     let encoding = match number_dictionary::choose(array) {
@@ -472,6 +477,81 @@ mod tests {
             nulls += written.iter().filter(|c| c.is_none()).count();
         }
         assert!(nulls > 5000, "nulls are covered ({nulls})");
+    }
+
+    /// Plain text columns (`crate::text_pages`): polars' page cuts and headers (statistics
+    /// included), and after the definition levels the same value bytes; the generated
+    /// columns and arrays made for the edges (all null, no null, empty and non-ASCII texts, a
+    /// single row, pages starting inside a validity byte).
+    #[test]
+    fn plain_text_pages_match_polars() {
+        use polars_parquet::parquet::page::DataPageHeader;
+
+        /// The bytes after a V1 page's definition levels.
+        fn values(page: &Page) -> &[u8] {
+            let Page::Data(page) = page else { panic!("a data page") };
+            let buffer = page.buffer();
+            let levels = u32::from_le_bytes(buffer[..4].try_into().unwrap()) as usize;
+            &buffer[4 + levels..]
+        }
+        fn assert_matches(array: &Utf8ViewArray, ty: &ParquetType, options: WriteOptions) {
+            let ours: Vec<Page> =
+                text_pages::pages(array, ty, options).unwrap().map(Result::unwrap).collect();
+            let polars: Vec<Page> =
+                array_to_columns(array.clone().boxed(), ty.clone(), options, &[Encoding::Plain])
+                    .unwrap()
+                    .into_iter()
+                    .flatten()
+                    .map(Result::unwrap)
+                    .collect();
+            assert_eq!(ours.len(), polars.len(), "{ty:?}");
+            for (a, b) in ours.iter().zip(&polars) {
+                let (Page::Data(a_page), Page::Data(b_page)) = (a, b) else { panic!("data pages") };
+                let (DataPageHeader::V1(a_header), DataPageHeader::V1(b_header)) =
+                    (a_page.header(), b_page.header())
+                else {
+                    panic!("format V1 pages")
+                };
+                assert_eq!(a_header, b_header, "{ty:?}");
+                assert_eq!(a_page.num_values(), b_page.num_values());
+                assert!(values(a) == values(b), "plain values are polars' bytes: {ty:?}");
+            }
+        }
+
+        let pages = small_pages();
+        let mut plain = 0;
+        let mut text_type = None;
+        for (array, ty) in pages.arrays.iter().zip(&pages.types) {
+            if let Some(texts) = array.as_any().downcast_ref::<Utf8ViewArray>() {
+                assert_matches(texts, ty, pages.options);
+                plain += 1;
+                text_type = Some(ty);
+            }
+        }
+        assert!(plain >= 5, "{plain} plain text columns");
+        let ty = text_type.unwrap();
+        let texts = |cells: Vec<Option<&str>>| -> Utf8ViewArray {
+            polars_arrow::array::MutablePlString::from_iter(cells).into()
+        };
+        let long = "x".repeat(300);
+        let cases = [
+            texts(vec![None; 700]),
+            texts((0..700).map(|i| Some(if i % 3 == 0 { "é" } else { "abc" })).collect()),
+            texts(
+                (0..700)
+                    .map(|i| (i % 5 != 1).then_some(if i % 7 == 0 { "" } else { &long }))
+                    .collect(),
+            ),
+            texts(
+                (0..900)
+                    .map(|i| (i % 2 == 0).then_some(["zz", "a", "\u{1F600}", "Z"][i % 4]))
+                    .collect(),
+            ),
+            texts(vec![Some("only")]),
+        ];
+        for array in &cases {
+            assert_matches(array, ty, pages.options);
+        }
     }
 
     /// Number columns (`crate::number_dictionary`) get polars' dictionary decision, dictionary

@@ -1,0 +1,157 @@
+//! The data pages of a plain text column chunk (feature `parquet`).
+//!
+//! A text column with mostly distinct values (request URLs, `cmcd_raw`, request and connection
+//! ids) is written with Parquet's `PLAIN` encoding: each value as its length (little-endian
+//! `u32`) and its bytes, after the page's definition levels. polars' writer builds such a page
+//! from a string-view array in three passes over the cells — the text bytes summed over every
+//! view to reserve the page buffer, the definition levels pushed one cell at a time through its
+//! RLE encoder, then the values — and a further two for the page's minimum and maximum. Here
+//! the levels are copied from the validity bitmap's bytes (`dictionary_pages`) and one pass
+//! writes the values and finds both bounds.
+//!
+//! Everything else is polars' rule: pages are cut where polars cuts them (the same
+//! `data_page_size` estimate as `dictionary_pages`), and each page's statistics — its minimum
+//! and maximum value (bytes compared lexicographically, then truncated as polars' settings
+//! say) and null count — are the ones polars' writer gives a two-row page holding that minimum
+//! and maximum. The `plain_text_pages_match_polars` test in `crate::parquet` compares headers,
+//! statistics and values with polars' pages. Format V2 pages are left to polars' writer.
+
+use polars_arrow::array::{Array, Utf8ViewArray};
+use polars_arrow::compute::aggregate::estimated_bytes_size;
+use polars_parquet::parquet::CowBuffer;
+use polars_parquet::parquet::error::{ParquetError, ParquetResult};
+use polars_parquet::parquet::metadata::Descriptor;
+use polars_parquet::parquet::page::{DataPage, DataPageHeader, DataPageHeaderV1, Page};
+use polars_parquet::parquet::statistics::{BinaryStatistics, ParquetStatistics};
+use polars_parquet::write::{Encoding, ParquetType, Version, WriteOptions, array_to_columns};
+
+use crate::dictionary_pages::{def_levels, rows_per_page};
+
+/// The data pages of `array`, a nullable, not nested text column of type `column`, built as
+/// they are drawn; `None` for format V2 pages or a column that is not a primitive one.
+pub(crate) fn pages(
+    array: &Utf8ViewArray,
+    column: &ParquetType,
+    options: WriteOptions,
+) -> Option<impl Iterator<Item = ParquetResult<Page>> + use<>> {
+    if options.version != Version::V1 {
+        return None;
+    }
+    let ParquetType::PrimitiveType(_) = column else { return None };
+    let column = column.clone();
+    let rows = array.len();
+    let per_page = rows_per_page(rows, estimated_bytes_size(array), options);
+    // The text bytes per row, for the page buffer's size (known for the whole array; a slice
+    // would sum its views again).
+    let text_per_row = array.total_bytes_len().checked_div(rows).unwrap_or(0);
+    let array = array.clone();
+    Some((0..rows).step_by(per_page).map(move |start| {
+        let len = per_page.min(rows - start);
+        let capacity = len * (text_per_row + size_of::<u32>()) + len / 8 + 16;
+        page(&array.clone().sliced(start, len), &column, options, capacity)
+    }))
+}
+
+/// One data page: definition levels, then each valid cell's length and bytes.
+fn page(
+    array: &Utf8ViewArray,
+    column: &ParquetType,
+    options: WriteOptions,
+    capacity: usize,
+) -> ParquetResult<Page> {
+    let ParquetType::PrimitiveType(primitive_type) = column else {
+        return Err(ParquetError::FeatureNotSupported("a nested text column".into()));
+    };
+    let rows = array.len();
+    let validity = array.validity().filter(|v| v.unset_bits() > 0);
+    let mut buffer = Vec::with_capacity(capacity);
+    def_levels(&mut buffer, array.validity(), rows)?;
+    let bounds = match validity {
+        Some(validity) => {
+            let valid =
+                array.values_iter().zip(validity.iter()).filter_map(|(t, ok)| ok.then_some(t));
+            plain_values(&mut buffer, valid)
+        }
+        None => plain_values(&mut buffer, array.values_iter()),
+    };
+    let statistics = if options.has_statistics() {
+        Some(statistics(bounds, array.null_count(), column, options)?)
+    } else {
+        None
+    };
+    let header = DataPageHeader::V1(DataPageHeaderV1 {
+        num_values: i32::try_from(rows).unwrap_or(i32::MAX),
+        encoding: Encoding::Plain.into(),
+        definition_level_encoding: Encoding::Rle.into(),
+        repetition_level_encoding: Encoding::Rle.into(),
+        statistics,
+    });
+    let descriptor =
+        Descriptor { primitive_type: primitive_type.clone(), max_def_level: 0, max_rep_level: 0 };
+    Ok(Page::Data(DataPage::new(header, CowBuffer::Owned(buffer), descriptor, rows)))
+}
+
+/// A page's statistics from its smallest and largest text (`None`: every cell null) and its
+/// null count: polars' statistics for a page of those two texts (its truncation of long
+/// values included), with the page's null count.
+fn statistics(
+    bounds: Option<(&str, &str)>,
+    nulls: usize,
+    column: &ParquetType,
+    options: WriteOptions,
+) -> ParquetResult<ParquetStatistics> {
+    let null_count =
+        options.statistics.null_count.then(|| i64::try_from(nulls).unwrap_or(i64::MAX));
+    let Some((min, max)) = bounds else {
+        let ParquetType::PrimitiveType(primitive_type) = column else {
+            return Err(ParquetError::FeatureNotSupported("a nested text column".into()));
+        };
+        let none = BinaryStatistics {
+            primitive_type: primitive_type.clone(),
+            null_count,
+            distinct_count: None,
+            max_value: None,
+            min_value: None,
+        };
+        return Ok(none.serialize());
+    };
+    let two = Utf8ViewArray::from_slice_values([min, max]);
+    let polars_error = |e: polars::prelude::PolarsError| ParquetError::OutOfSpec(e.to_string());
+    let page = array_to_columns(two.boxed(), column.clone(), options, &[Encoding::Plain])
+        .map_err(polars_error)?
+        .pop()
+        .and_then(|mut pages| pages.next())
+        .ok_or_else(|| ParquetError::OutOfSpec("no page from polars".into()))?
+        .map_err(polars_error)?;
+    let Page::Data(page) = page else {
+        return Err(ParquetError::OutOfSpec("a dictionary page from polars".into()));
+    };
+    let DataPageHeader::V1(header) = page.header() else {
+        return Err(ParquetError::OutOfSpec("a format V2 page from polars".into()));
+    };
+    let mut statistics = header
+        .statistics
+        .clone()
+        .ok_or_else(|| ParquetError::OutOfSpec("no statistics from polars".into()))?;
+    statistics.null_count = null_count;
+    Ok(statistics)
+}
+
+/// Appends `texts` as `PLAIN` values (length, bytes); returns the smallest and the largest
+/// (`str` order is the order of their bytes), `None` when there is none.
+fn plain_values<'a>(
+    buffer: &mut Vec<u8>,
+    texts: impl Iterator<Item = &'a str>,
+) -> Option<(&'a str, &'a str)> {
+    let mut bounds: Option<(&str, &str)> = None;
+    for text in texts {
+        let len = u32::try_from(text.len()).unwrap_or(u32::MAX);
+        buffer.extend_from_slice(&len.to_le_bytes());
+        buffer.extend_from_slice(text.as_bytes());
+        bounds = Some(match bounds {
+            None => (text, text),
+            Some((min, max)) => (min.min(text), max.max(text)),
+        });
+    }
+    bounds
+}
