@@ -25,6 +25,8 @@ use polars_arrow::datatypes::{ArrowDataType, IntegerType};
 use polars_compute::cardinality::estimate_cardinality;
 use polars_compute::min_max::MinMaxKernel;
 
+use crate::dictionary_pages::for_each_valid;
+
 /// Integer ranges up to this wide are counted exactly.
 const RANGE_COUNTED: usize = u16::MAX as usize;
 /// At most this many distinct integers always make a dictionary.
@@ -65,21 +67,11 @@ fn counted(array: &PrimitiveArray<i64>) -> Option<Choice> {
     // Each value's position in the range: `offset` as a bit of `seen`, then its key.
     let offset = |v: i64| usize::try_from(v.clamp(min, max) - min).unwrap_or(0);
     let mut seen = vec![false; range + 1];
-    let mut mark = |v: i64| {
+    for_each_valid(array.values(), array.validity(), |_, v| {
         if let Some(slot) = seen.get_mut(offset(v)) {
             *slot = true;
         }
-    };
-    match array.validity().filter(|v| v.unset_bits() > 0) {
-        Some(validity) => {
-            for (&v, ok) in array.values().iter().zip(validity.iter()) {
-                if ok {
-                    mark(v);
-                }
-            }
-        }
-        None => array.values().iter().for_each(|&v| mark(v)),
-    }
+    });
     let distinct = seen.iter().filter(|&&s| s).count();
     let worth = distinct <= FEW_DISTINCT || (distinct as f64) / (array.len() as f64) < 0.75;
     if !worth {
@@ -126,15 +118,12 @@ fn estimated(array: &PrimitiveArray<i64>) -> Choice {
             key
         })
     };
-    let keys: Vec<u32> = match array.validity().filter(|v| v.unset_bits() > 0) {
-        Some(validity) => array
-            .values()
-            .iter()
-            .zip(validity.iter())
-            .map(|(&v, ok)| if ok { key_of(v) } else { 0 })
-            .collect(),
-        None => array.values().iter().map(|&v| key_of(v)).collect(),
-    };
+    let mut keys = vec![0u32; array.len()];
+    for_each_valid(array.values(), array.validity(), |i, v| {
+        if let Some(key) = keys.get_mut(i) {
+            *key = key_of(v);
+        }
+    });
     // An all-null column: polars' dictionary holds no value and every key is null.
     let validity = array.validity().cloned();
     let keys = PrimitiveArray::new(ArrowDataType::UInt32, keys.into(), validity);
