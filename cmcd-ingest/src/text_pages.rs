@@ -47,7 +47,9 @@ pub(crate) fn pages(
     let array = array.clone();
     Some((0..rows).step_by(per_page).map(move |start| {
         let len = per_page.min(rows - start);
-        let capacity = len * (text_per_row + size_of::<u32>()) + len / 8 + 16;
+        // An eighth more than the average, so that a page of longer texts does not grow the
+        // buffer (each growth copies what the page holds so far).
+        let capacity = len * (text_per_row + size_of::<u32>()) * 9 / 8 + len / 8 + 64;
         page(&array.clone().sliced(start, len), &column, options, capacity)
     }))
 }
