@@ -263,7 +263,7 @@ mod dictionary {
                 return Ok(plain_array(dict.to_plain(valid), valid));
             }
             let validity: Option<Bitmap> =
-                valid.contains(&false).then(|| valid.iter().copied().collect());
+                valid.contains(&false).then(|| crate::parquet::bitmap_of(valid));
             let keys = PrimitiveArray::new(ArrowDataType::UInt32, dict.keys.into(), validity);
             let texts: polars_arrow::array::Utf8ViewArray = dict.texts.into();
             let dtype = ArrowDataType::Dictionary(
