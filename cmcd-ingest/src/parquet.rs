@@ -13,7 +13,8 @@
 //! rows were appended — written as a dictionary page and RLE keys (the keys encoded by
 //! `crate::dictionary_pages`), with statistics computed over the distinct texts only — or
 //! plain, when more than three in four of its texts are distinct (polars' own threshold), and
-//! is then written plain without a second dictionary attempt. Numbers and timestamps get
+//! is then written plain without a second dictionary attempt (pages by `crate::text_pages`,
+//! cut and given statistics as polars does). Numbers and timestamps get
 //! polars' choice (a dictionary when few distinct values, else plain), made by
 //! `crate::number_dictionary`, and a dictionary's keys are encoded by `crate::dictionary_pages`
 //! too; booleans are plain.
