@@ -133,16 +133,29 @@ fn data_page(
         }
         _ => encode_keys(&mut buffer, keys),
     }
+    Ok(v1_data_page(buffer, rows, Encoding::RleDictionary, statistics, primitive_type))
+}
+
+/// A format V1 data page of `rows` cells of a nullable, not nested column: `buffer` holds its
+/// definition levels and values in `encoding`; the header and descriptor are the ones polars
+/// writes.
+pub(crate) fn v1_data_page(
+    buffer: Vec<u8>,
+    rows: usize,
+    encoding: Encoding,
+    statistics: Option<ParquetStatistics>,
+    primitive_type: &PrimitiveType,
+) -> Page {
     let header = DataPageHeader::V1(DataPageHeaderV1 {
         num_values: i32::try_from(rows).unwrap_or(i32::MAX),
-        encoding: Encoding::RleDictionary.into(),
+        encoding: encoding.into(),
         definition_level_encoding: Encoding::Rle.into(),
         repetition_level_encoding: Encoding::Rle.into(),
         statistics,
     });
     let descriptor =
         Descriptor { primitive_type: primitive_type.clone(), max_def_level: 0, max_rep_level: 0 };
-    Ok(Page::Data(DataPage::new(header, CowBuffer::Owned(buffer), descriptor, rows)))
+    Page::Data(DataPage::new(header, CowBuffer::Owned(buffer), descriptor, rows))
 }
 
 /// Appends the format V1 definition levels of `rows` cells of a nullable, not nested column

@@ -407,6 +407,25 @@ mod tests {
         }
     }
 
+    /// Two data pages with equal format V1 headers and value counts.
+    fn assert_headers_match<'p>(
+        a: &'p Page,
+        b: &'p Page,
+        ty: &ParquetType,
+    ) -> (&'p polars_parquet::parquet::page::DataPage, &'p polars_parquet::parquet::page::DataPage)
+    {
+        use polars_parquet::parquet::page::DataPageHeader;
+
+        let (Page::Data(a), Page::Data(b)) = (a, b) else { panic!("data pages: {ty:?}") };
+        let (DataPageHeader::V1(a_header), DataPageHeader::V1(b_header)) = (a.header(), b.header())
+        else {
+            panic!("format V1 pages")
+        };
+        assert_eq!(a_header, b_header, "{ty:?}");
+        assert_eq!(a.num_values(), b.num_values());
+        (a, b)
+    }
+
     /// `ours`, the pages of `array`, against polars' own for the same array: the same page
     /// count, the same dictionary page (or none), the same header on every data page, and for
     /// plain columns the same bytes. Returns whether the column got a dictionary.
@@ -416,8 +435,6 @@ mod tests {
         ty: &ParquetType,
         options: WriteOptions,
     ) -> bool {
-        use polars_parquet::parquet::page::DataPageHeader;
-
         let polars: Vec<Page> =
             array_to_columns(array, ty.clone(), options, &[Encoding::RleDictionary])
                 .unwrap()
@@ -435,14 +452,7 @@ mod tests {
             _ => panic!("one side has a dictionary, the other not: {ty:?}"),
         };
         for (a, b) in ours.iter().zip(&polars).skip(usize::from(dictionary)) {
-            let (Page::Data(a), Page::Data(b)) = (a, b) else { panic!("{ty:?}") };
-            let (DataPageHeader::V1(a_header), DataPageHeader::V1(b_header)) =
-                (a.header(), b.header())
-            else {
-                panic!("format V1 pages")
-            };
-            assert_eq!(a_header, b_header, "{ty:?}");
-            assert_eq!(a.num_values(), b.num_values());
+            let (a, b) = assert_headers_match(a, b, ty);
             if !dictionary {
                 assert!(a.buffer() == b.buffer(), "plain pages are polars' bytes: {ty:?}");
             }
@@ -511,8 +521,6 @@ mod tests {
     /// single row, pages starting inside a validity byte).
     #[test]
     fn plain_text_pages_match_polars() {
-        use polars_parquet::parquet::page::DataPageHeader;
-
         /// The bytes after a V1 page's definition levels.
         fn values(page: &Page) -> &[u8] {
             let Page::Data(page) = page else { panic!("a data page") };
@@ -532,14 +540,7 @@ mod tests {
                     .collect();
             assert_eq!(ours.len(), polars.len(), "{ty:?}");
             for (a, b) in ours.iter().zip(&polars) {
-                let (Page::Data(a_page), Page::Data(b_page)) = (a, b) else { panic!("data pages") };
-                let (DataPageHeader::V1(a_header), DataPageHeader::V1(b_header)) =
-                    (a_page.header(), b_page.header())
-                else {
-                    panic!("format V1 pages")
-                };
-                assert_eq!(a_header, b_header, "{ty:?}");
-                assert_eq!(a_page.num_values(), b_page.num_values());
+                assert_headers_match(a, b, ty);
                 assert!(values(a) == values(b), "plain values are polars' bytes: {ty:?}");
             }
         }

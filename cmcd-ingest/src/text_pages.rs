@@ -18,14 +18,12 @@
 
 use polars_arrow::array::{Array, Utf8ViewArray};
 use polars_arrow::compute::aggregate::estimated_bytes_size;
-use polars_parquet::parquet::CowBuffer;
 use polars_parquet::parquet::error::{ParquetError, ParquetResult};
-use polars_parquet::parquet::metadata::Descriptor;
-use polars_parquet::parquet::page::{DataPage, DataPageHeader, DataPageHeaderV1, Page};
+use polars_parquet::parquet::page::{DataPageHeader, Page};
 use polars_parquet::parquet::statistics::{BinaryStatistics, ParquetStatistics};
 use polars_parquet::write::{Encoding, ParquetType, Version, WriteOptions, array_to_columns};
 
-use crate::dictionary_pages::{def_levels, rows_per_page};
+use crate::dictionary_pages::{def_levels, rows_per_page, v1_data_page};
 
 /// The data pages of `array`, a nullable, not nested text column of type `column`, built as
 /// they are drawn; `None` for format V2 pages or a column that is not a primitive one.
@@ -81,16 +79,7 @@ fn page(
     } else {
         None
     };
-    let header = DataPageHeader::V1(DataPageHeaderV1 {
-        num_values: i32::try_from(rows).unwrap_or(i32::MAX),
-        encoding: Encoding::Plain.into(),
-        definition_level_encoding: Encoding::Rle.into(),
-        repetition_level_encoding: Encoding::Rle.into(),
-        statistics,
-    });
-    let descriptor =
-        Descriptor { primitive_type: primitive_type.clone(), max_def_level: 0, max_rep_level: 0 };
-    Ok(Page::Data(DataPage::new(header, CowBuffer::Owned(buffer), descriptor, rows)))
+    Ok(v1_data_page(buffer, rows, Encoding::Plain, statistics, primitive_type))
 }
 
 /// A page's statistics from its smallest and largest text (`None`: every cell null) and its

@@ -4,13 +4,13 @@
 //! The columns come out as [`super::fill_from_report`] makes them from the report the general
 //! decoder builds for the same payload (the `direct_path_equals_the_report_path` property test
 //! holds the two equal). Whenever the reader gives up — a payload outside the canonical shape,
-//! a key in two headers, a header over the size limit, a list too long to keep here — the
+//! a key in two headers, a header over the size limits, a list too long to keep here — the
 //! values read so far are cleared and the caller decodes with the general path, so the rules
 //! for anything unusual live in one place.
 
 use std::ops::ControlFlow;
 
-use token_core::cmcd::{self, Canonical, Key, ObjectType, Sample, Shard, Visit};
+use token_core::cmcd::{self, Canonical, Key, ObjectType, Sample, Visit};
 
 use super::{Cmcd, to_i64};
 
@@ -32,26 +32,12 @@ pub(super) fn read_query(payload: &str, out: &mut Cmcd) -> bool {
     columns.finish(read)
 }
 
-/// Reads the `CMCD-*` header values into `out`, as `cmcd::decode_headers` would (names that
-/// are not one of the four shards skipped); `false`, with `out`'s values cleared, when the
-/// general path must decode them.
+/// Reads the `CMCD-*` header values into `out` (under `cmcd::decode_headers`' rules, by
+/// `cmcd::read_canonical_headers`); `false`, with `out`'s values cleared, when the general path
+/// must decode them.
 pub(super) fn read_headers(headers: &[(&str, &str)], out: &mut Cmcd) -> bool {
     let mut columns = Columns::new(out);
-    let mut total = 0usize;
-    let mut read = true;
-    for (name, value) in headers {
-        if Shard::from_header_name(name.trim()).is_none() {
-            continue;
-        }
-        total += value.len();
-        if value.len() > cmcd::MAX_PAYLOAD_LEN
-            || total > Shard::ALL.len() * cmcd::MAX_PAYLOAD_LEN
-            || !cmcd::read_canonical(value, &mut columns)
-        {
-            read = false;
-            break;
-        }
-    }
+    let read = cmcd::read_canonical_headers(headers.iter().copied(), &mut columns);
     columns.finish(read)
 }
 

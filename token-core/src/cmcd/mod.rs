@@ -97,7 +97,7 @@ pub use report::{Dropped, Iter, Leniencies, Leniency, Policy, Report};
 pub use transport::{
     BODY_MEDIA_TYPES, MAX_BODY_LEN, MAX_PAYLOAD_LEN, decode_body, decode_dict, decode_headers,
     decode_query, decode_query_payload, decode_request, decode_url, header_dictionary,
-    header_lines, is_body_media_type, query_dictionary,
+    header_lines, is_body_media_type, query_dictionary, read_canonical_headers,
 };
 pub use value::{
     EventType, NextObject, ObjectType, PlayerState, Sample, Samples, StreamType, StreamingFormat,

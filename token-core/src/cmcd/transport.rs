@@ -375,19 +375,61 @@ where
 {
     let mut report = Report::new();
     let mut seen = false;
-    let mut total = 0usize;
-    for (name, value) in headers {
-        if Shard::from_header_name(name.as_ref().trim()).is_none() {
-            continue;
-        }
+    for value in shard_values(headers) {
         seen = true;
-        let value = value.as_ref();
-        check_len(value.len(), MAX_PAYLOAD_LEN)?;
-        total = total.saturating_add(value.len());
-        check_len(total, Shard::ALL.len() * MAX_PAYLOAD_LEN)?;
-        parse_into(&mut report, value.as_bytes(), policy)?;
+        parse_into(&mut report, value?.as_ref().as_bytes(), policy)?;
     }
     Ok((report.finish()?, seen))
+}
+
+/// The values of the `CMCD-*` headers among `headers` (names compared trimmed and
+/// case-insensitively; other headers skipped), each checked against the size limits: one
+/// value, and all of them together.
+fn shard_values<I, N, V>(headers: I) -> impl Iterator<Item = Result<V, Error>>
+where
+    I: IntoIterator<Item = (N, V)>,
+    N: AsRef<str>,
+    V: AsRef<str>,
+{
+    let mut total = 0usize;
+    headers
+        .into_iter()
+        .filter(|(name, _)| Shard::from_header_name(name.as_ref().trim()).is_some())
+        .map(move |(_, value)| {
+            let len = value.as_ref().len();
+            check_len(len, MAX_PAYLOAD_LEN)?;
+            total = total.saturating_add(len);
+            check_len(total, Shard::ALL.len() * MAX_PAYLOAD_LEN)?;
+            Ok(value)
+        })
+}
+
+/// Reads the `CMCD-*` headers among `headers` with [`read_canonical`](super::read_canonical)
+/// into `visitor`, under [`decode_headers`]' rules (other headers skipped, the same size
+/// limits). `false` when a header is over a limit or not in canonical shape: decode them with
+/// [`decode_headers`] then (the visitor may hold members read before the reader gave up).
+///
+/// # Examples
+///
+/// ```
+/// use token_core::cmcd::{self, Report, Policy};
+///
+/// let headers = [("CMCD-Object", "br=3000,ot=v"), ("Host", "cdn.example"), ("cmcd-session", r#"sid="s""#)];
+/// let mut report = Report::new();
+/// assert!(cmcd::read_canonical_headers(headers, &mut report));
+/// assert_eq!(report, cmcd::decode_headers(headers, Policy::Strict)?);
+/// assert!(!cmcd::read_canonical_headers([("CMCD-Object", "br=3000, ot=v")], &mut Report::new()));
+/// # Ok::<(), cmcd::Error>(())
+/// ```
+pub fn read_canonical_headers<I, N, V, T>(headers: I, visitor: &mut T) -> bool
+where
+    I: IntoIterator<Item = (N, V)>,
+    N: AsRef<str>,
+    V: AsRef<str>,
+    T: super::Visit + ?Sized,
+{
+    shard_values(headers)
+        .all(|value| value.is_ok_and(|value| super::read_canonical(value.as_ref(), visitor)))
 }
 
 /// Decodes a media request the way a CDN must (CTA-5004-B §6): from its CMCD headers when any is
