@@ -51,7 +51,14 @@ impl SharedContext {
     /// `input` as one ZSTD frame; `dense` asks for the parameters of high-entropy input.
     fn compress(&self, input: &[u8], out: &mut Vec<u8>, dense: bool) -> ParquetResult<()> {
         use zstd::zstd_safe::{CParameter, ParamSwitch};
-        out.reserve(zstd::zstd_safe::compress_bound(input.len()));
+        let bound = zstd::zstd_safe::compress_bound(input.len());
+        if out.capacity() - out.len() < bound {
+            // `reserve` would reallocate, and a reallocation copies the whole old buffer (the
+            // allocator does not know that only the levels before the frame are kept).
+            let mut larger = Vec::with_capacity(out.len() + bound);
+            larger.extend_from_slice(out);
+            *out = larger;
+        }
         let mut context = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let (target, literals) =
             if dense { (8, ParamSwitch::Enable) } else { (0, ParamSwitch::Auto) };

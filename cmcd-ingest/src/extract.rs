@@ -181,8 +181,14 @@ fn decode_payload(record: &Record<'_>, out: &mut Cmcd) -> (Option<Report>, Optio
             }
         }
         let counted = record.int(Field::CsHeadersCount);
-        let truncated = encoded_len_reaches(block, HEADERS_TRUNCATION_LEN)
-            || counted.is_some_and(|n| usize::try_from(n).is_ok_and(|n| n > lines));
+        // The logged length when the record was parsed from a line; else the block encoded
+        // again as CloudFront logs it.
+        let logged_full = match record.headers_logged_len() {
+            Some(logged) => logged >= HEADERS_TRUNCATION_LEN,
+            None => encoded_len_reaches(block, HEADERS_TRUNCATION_LEN),
+        };
+        let truncated =
+            logged_full || counted.is_some_and(|n| usize::try_from(n).is_ok_and(|n| n > lines));
         out.headers_truncated = truncated;
         // The last line of a truncated block may be cut anywhere: it is not decoded.
         if truncated && last_kept {
@@ -459,7 +465,7 @@ fn cell_number(text: &str, ot: Option<ObjectType>) -> Option<i64> {
 
 fn scalar_number(text: &str) -> Option<i64> {
     // Plain digits, the common cell, read as the log's integer cells are.
-    if let Some(n) = crate::line::parse_int(text) {
+    if let Some(n) = crate::line::parse_int(text.as_bytes()) {
         return Some(n);
     }
     if let Ok(n) = text.parse::<i64>() {
@@ -571,6 +577,46 @@ mod tests {
         let mut record = Record::new(1_714_650_000_000);
         record.set(Field::CsUriQuery, crate::line::Cell::Text(Cow::Borrowed(query)));
         extract(&FieldSet::parse_names("timestamp,cs-uri-query").unwrap(), &record)
+    }
+
+    /// A `cs-headers` block that reaches 800 bytes as logged is truncated: a parsed record
+    /// decides on the logged cell; a record built without a line on the block encoded again
+    /// as CloudFront does. The two agree on CloudFront's encoding, at every length around the
+    /// limit; where a line encodes more than CloudFront would (`%41` for `A`), the logged
+    /// length counts.
+    #[test]
+    fn header_truncation_is_decided_on_the_logged_length() {
+        let fields = FieldSet::parse_names("timestamp,cs-headers").unwrap();
+        let decide = |logged: &str| -> (bool, bool) {
+            let line = format!("1714650000.000\t{logged}");
+            let parsed = crate::line::parse(&fields, line.as_bytes()).unwrap();
+            assert_eq!(parsed.headers_logged_len(), Some(logged.len()));
+            let mut built = Record::new(1_714_650_000_000);
+            let block = parsed.text(Field::CsHeaders).unwrap().to_owned();
+            built.set(Field::CsHeaders, crate::line::Cell::Text(Cow::Owned(block)));
+            assert_eq!(built.headers_logged_len(), None);
+            (
+                extract(&fields, &parsed).headers_truncated,
+                extract(&fields, &built).headers_truncated,
+            )
+        };
+        let head = "host:a.example%0Acmcd%2Dobject:br=1500,ot=v%0Ax%2Dpad:";
+        for len in HEADERS_TRUNCATION_LEN - 4..HEADERS_TRUNCATION_LEN + 4 {
+            // Padding of plain bytes and of escapes (three logged bytes each).
+            let plain = format!("{head}{}", "p".repeat(len - head.len()));
+            let escaped = len - head.len();
+            let escapes = format!("{head}{}{}", "%20".repeat(escaped / 3), "q".repeat(escaped % 3));
+            for logged in [plain, escapes] {
+                assert_eq!(logged.len(), len);
+                let full = len >= HEADERS_TRUNCATION_LEN;
+                assert_eq!(decide(&logged), (full, full), "{len} bytes");
+            }
+        }
+        // 800 logged bytes, most of them `%41` (`A`, which CloudFront does not encode): about
+        // 300 bytes when encoded again.
+        let over = format!("{head}{}", "%41".repeat(250));
+        let over = &over[..HEADERS_TRUNCATION_LEN];
+        assert_eq!(decide(over), (true, false));
     }
 
     #[test]

@@ -89,14 +89,28 @@ impl Cell<'_> {
 }
 
 /// A typed log record: one [`Cell`] per field of the registry (null where not configured).
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Two records are equal when their cells are: the logged length of `cs-headers` that a
+/// parsed record also carries ([`Record::headers_logged_len`]) describes the line, not the
+/// record.
+#[derive(Debug, Clone)]
 pub struct Record<'a> {
     cells: [Cell<'a>; FIELD_COUNT],
+    /// Bytes of the `cs-headers` cell as logged (percent-encoded), when the cell was parsed.
+    headers_logged_len: Option<usize>,
 }
+
+impl PartialEq for Record<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cells == other.cells
+    }
+}
+
+impl Eq for Record<'_> {}
 
 impl Default for Record<'_> {
     fn default() -> Self {
-        Self { cells: std::array::from_fn(|_| Cell::Null) }
+        Self { cells: std::array::from_fn(|_| Cell::Null), headers_logged_len: None }
     }
 }
 
@@ -118,6 +132,26 @@ impl<'a> Record<'a> {
     pub fn set(&mut self, field: Field, cell: Cell<'a>) {
         if let Some(slot) = self.cells.get_mut(field.index()) {
             *slot = cell;
+        }
+        if field == Field::CsHeaders {
+            self.headers_logged_len = None;
+        }
+    }
+
+    /// The length in bytes of the `cs-headers` cell as the line logged it (percent-encoded),
+    /// for a record parsed from a line; `None` for a record built or changed otherwise. The
+    /// 800-byte truncation of `cs-headers` applies to this length.
+    pub fn headers_logged_len(&self) -> Option<usize> {
+        self.headers_logged_len
+    }
+
+    /// The allocation of `field`'s decoded text, if it holds one (the cell becomes null):
+    /// the next line's decoded text of the field is written into it.
+    fn take_decoded(&mut self, field: Field) -> Option<String> {
+        let slot = self.cells.get_mut(field.index())?;
+        match std::mem::take(slot) {
+            Cell::Text(Cow::Owned(text)) => Some(text),
+            _ => None,
         }
     }
 
@@ -150,7 +184,10 @@ impl<'a> Record<'a> {
 
     /// A copy that owns its text.
     pub fn into_owned(self) -> Record<'static> {
-        Record { cells: self.cells.map(Cell::into_owned) }
+        Record {
+            cells: self.cells.map(Cell::into_owned),
+            headers_logged_len: self.headers_logged_len,
+        }
     }
 }
 
@@ -240,9 +277,11 @@ pub fn parse_into_with<'a>(
     }
     let mut start = 0;
     for (&field, &end) in fields.fields().iter().zip(&ends) {
-        // TAB is ASCII, so every boundary is a char boundary.
-        let raw = line.get(start..end).ok_or(Reason::FieldCount)?;
-        record.set(field, parse_cell(field, raw, memo)?);
+        let cell = parse_cell(field, line, start..end, memo, record)?;
+        record.set(field, cell);
+        if field == Field::CsHeaders {
+            record.headers_logged_len = Some(end - start);
+        }
         start = end + 1;
     }
     if record.millis(Field::Timestamp).is_none() {
@@ -285,18 +324,32 @@ fn find_tabs(line: &[u8], ends: &mut [usize]) -> Option<usize> {
     Some(n)
 }
 
-fn parse_cell<'a>(field: Field, raw: &'a str, memo: &mut DecodeMemo) -> Result<Cell<'a>, Reason> {
-    if let [b'-'] = raw.as_bytes() {
+/// The cell of `field` at `at` in `line`. Null cells and numbers are read from the bytes;
+/// only text cells are sliced as `str` (a `str` slice checks both ends for a char boundary,
+/// which for every cell of a line was 2 % of an ingest's instructions).
+fn parse_cell<'a>(
+    field: Field,
+    line: &'a str,
+    at: std::ops::Range<usize>,
+    memo: &mut DecodeMemo,
+    record: &mut Record<'a>,
+) -> Result<Cell<'a>, Reason> {
+    let bytes = line.as_bytes().get(at.clone()).ok_or(Reason::FieldCount)?;
+    if let [b'-'] = bytes {
         return Ok(Cell::Null);
     }
+    // TAB is ASCII, so every cell boundary is a char boundary.
+    let text = || line.get(at.clone()).ok_or(Reason::FieldCount);
     Ok(match field.kind() {
         Kind::Timestamp => Cell::Millis(
-            parse_millis(raw).filter(|&ms| ms <= MAX_TIMESTAMP_MS).ok_or(Reason::BadTimestamp)?,
+            parse_millis(bytes).filter(|&ms| ms <= MAX_TIMESTAMP_MS).ok_or(Reason::BadTimestamp)?,
         ),
-        Kind::Seconds => Cell::Millis(parse_millis(raw).ok_or(Reason::BadNumber)?),
-        Kind::Integer => Cell::Int(parse_int(raw).ok_or(Reason::BadNumber)?),
-        Kind::Text | Kind::Cmcd => Cell::Text(Cow::Borrowed(raw)),
-        Kind::EncodedText => Cell::Text(memo.decode(field, raw)),
+        Kind::Seconds => Cell::Millis(parse_millis(bytes).ok_or(Reason::BadNumber)?),
+        Kind::Integer => Cell::Int(parse_int(bytes).ok_or(Reason::BadNumber)?),
+        Kind::Text | Kind::Cmcd => Cell::Text(Cow::Borrowed(text()?)),
+        Kind::EncodedText => {
+            Cell::Text(memo.decode_into(field, text()?, record.take_decoded(field)))
+        }
     })
 }
 
@@ -336,6 +389,17 @@ impl DecodeMemo {
     /// `raw` percent-decoded ([`percent_decode`]), from the memo when it decoded the same
     /// text of `field` last in its slot.
     pub fn decode<'a>(&mut self, field: Field, raw: &'a str) -> Cow<'a, str> {
+        self.decode_into(field, raw, None)
+    }
+
+    /// [`DecodeMemo::decode`]; a text from the memo is written into `spare` when given (the
+    /// previous line's decoded cell: no allocation per line).
+    fn decode_into<'a>(
+        &mut self,
+        field: Field,
+        raw: &'a str,
+        spare: Option<String>,
+    ) -> Cow<'a, str> {
         if memchr::memchr(b'%', raw.as_bytes()).is_none() {
             return Cow::Borrowed(raw);
         }
@@ -345,7 +409,10 @@ impl DecodeMemo {
         let at = slot_of(field, raw.as_bytes()) % self.slots.len();
         let Some(slot) = self.slots.get_mut(at) else { return percent_decode(raw) };
         if slot.field == Some(field) && slot.raw == raw {
-            return Cow::Owned(slot.decoded.clone());
+            let mut text = spare.unwrap_or_default();
+            text.clear();
+            text.push_str(&slot.decoded);
+            return Cow::Owned(text);
         }
         let decoded = percent_decode(raw);
         slot.field = Some(field);
@@ -373,22 +440,22 @@ fn slot_of(field: Field, raw: &[u8]) -> usize {
 }
 
 /// A non-negative decimal integer of at most 18 digits.
-pub(crate) fn parse_int(s: &str) -> Option<i64> {
+pub(crate) fn parse_int(s: &[u8]) -> Option<i64> {
     if s.is_empty() || s.len() > 18 {
         return None;
     }
     // At most 18 digits: no overflow.
-    s.bytes().try_fold(0i64, |n, b| b.is_ascii_digit().then(|| n * 10 + i64::from(b - b'0')))
+    s.iter().try_fold(0i64, |n, &b| b.is_ascii_digit().then(|| n * 10 + i64::from(b - b'0')))
 }
 
 /// `seconds[.fraction]` → milliseconds, the fraction rounded half up to three digits: 1–12
 /// digits of seconds, and after a `.` 1–9 digits of fraction. One pass over the bytes (five
 /// cells of every line are parsed here).
-pub(crate) fn parse_millis(s: &str) -> Option<i64> {
+pub(crate) fn parse_millis(s: &[u8]) -> Option<i64> {
     // A byte loop: these cells are a few bytes long, shorter than a `memchr` call's set-up.
-    let (whole, frac) = match s.bytes().position(|b| b == b'.') {
-        Some(dot) => (s.as_bytes().get(..dot)?, Some(s.as_bytes().get(dot + 1..)?)),
-        None => (s.as_bytes(), None),
+    let (whole, frac) = match s.iter().position(|&b| b == b'.') {
+        Some(dot) => (s.get(..dot)?, Some(s.get(dot + 1..)?)),
+        None => (s, None),
     };
     if whole.is_empty() || whole.len() > 12 {
         return None;
@@ -541,14 +608,14 @@ mod tests {
 
     #[test]
     fn millis() {
-        assert_eq!(parse_millis("1714650000.123"), Some(1_714_650_000_123));
-        assert_eq!(parse_millis("0.002"), Some(2));
-        assert_eq!(parse_millis("1.5"), Some(1500));
-        assert_eq!(parse_millis("7"), Some(7000));
-        assert_eq!(parse_millis("0.0015"), Some(2));
-        assert_eq!(parse_millis("0.0014"), Some(1));
+        assert_eq!(parse_millis(b"1714650000.123"), Some(1_714_650_000_123));
+        assert_eq!(parse_millis(b"0.002"), Some(2));
+        assert_eq!(parse_millis(b"1.5"), Some(1500));
+        assert_eq!(parse_millis(b"7"), Some(7000));
+        assert_eq!(parse_millis(b"0.0015"), Some(2));
+        assert_eq!(parse_millis(b"0.0014"), Some(1));
         for bad in ["", ".5", "1.", "-1", "1e3", "1.2.3", " 1", "0x1", "1.1234567890"] {
-            assert_eq!(parse_millis(bad), None, "{bad}");
+            assert_eq!(parse_millis(bad.as_bytes()), None, "{bad}");
         }
     }
 
@@ -691,7 +758,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn millis_match_the_definition(s in "[0-9]{0,14}(\\.[0-9]{0,11})?[.0-9a ]{0,2}") {
-            proptest::prop_assert_eq!(parse_millis(&s), naive_millis(&s));
+            proptest::prop_assert_eq!(parse_millis(s.as_bytes()), naive_millis(&s));
         }
 
         #[test]
@@ -743,7 +810,9 @@ mod tests {
             if cells.len() == fields.len() {
                 let r = got.unwrap();
                 fn cell(f: Field, raw: &str) -> Cell<'_> {
-                    parse_cell(f, raw, &mut DecodeMemo::default()).unwrap()
+                    let mut scratch = Record::default();
+                    parse_cell(f, raw, 0..raw.len(), &mut DecodeMemo::default(), &mut scratch)
+                        .unwrap()
                 }
                 proptest::prop_assert_eq!(r.get(Field::CIp), &cell(Field::CIp, &cells[1]));
                 proptest::prop_assert_eq!(r.get(Field::CsMethod), &cell(Field::CsMethod, &cells[2]));

@@ -372,6 +372,10 @@ pub struct SessionBatch {
     pub rows: Vec<SessionRow>,
 }
 
+/// One hour's sessions by `sid`. foldhash, randomly seeded per map (the `sid` comes from the
+/// log), instead of std's SipHash: the lookup is once per row.
+type Sessions = HashMap<String, State, foldhash::fast::RandomState>;
+
 /// The aggregator (see the module docs).
 #[derive(Debug)]
 pub struct Aggregator {
@@ -379,7 +383,7 @@ pub struct Aggregator {
     watermark: Option<i64>,
     /// Open hours in order; each hour's sessions by `sid` in a hash map (a lookup per row: a
     /// tree of ~700 sessions cost ten string comparisons), sorted when the hour closes.
-    open: BTreeMap<Partition, HashMap<String, State>>,
+    open: BTreeMap<Partition, Sessions>,
     closed_before: Option<Partition>,
     seq: u64,
     late_rows: u64,
@@ -476,7 +480,7 @@ impl Aggregator {
 }
 
 /// The rows of one closed hour, in `sid` order.
-fn close(p: Partition, bucket: HashMap<String, State>) -> SessionBatch {
+fn close(p: Partition, bucket: Sessions) -> SessionBatch {
     let mut sessions: Vec<(String, State)> = bucket.into_iter().collect();
     sessions.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     SessionBatch {
