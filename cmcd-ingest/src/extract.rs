@@ -147,21 +147,45 @@ fn pick(samples: Option<&Samples>, ot: Option<ObjectType>) -> Option<i64> {
 /// The CMCD of one record (see the module docs for the rules).
 pub fn extract(fields: &FieldSet, record: &Record<'_>) -> Cmcd {
     let mut out = Cmcd::default();
-    let (report, origin) = decode_payload(record, &mut out);
+    extract_into(fields, record, &mut out);
+    out
+}
+
+/// [`extract`] into `out`, replacing what it held; its text buffers (`cid`, `sid`, `nor`,
+/// `nrr`, the header path's `raw`) take the new texts instead of new allocations (rows are
+/// extracted one after the other into the same few requests).
+pub fn extract_into(fields: &FieldSet, record: &Record<'_>, out: &mut Cmcd) {
+    let mut spare = std::mem::take(out);
+    let (report, origin) = decode_payload(record, out, &mut spare);
     if let Some(r) = report {
-        fill_from_report(r, &mut out);
+        fill_from_report(r, out);
     }
-    let cells = apply_cells(fields, record, &mut out);
+    let cells = apply_cells(fields, record, out);
     out.origin = match (cells, origin) {
         (true, Some(Origin::Query)) => Some(Origin::CellsAndQuery),
         (true, Some(Origin::Headers)) => Some(Origin::CellsAndHeaders),
         (true, _) => Some(Origin::Cells),
         (false, o) => o,
     };
-    out
 }
 
-fn decode_payload(record: &Record<'_>, out: &mut Cmcd) -> (Option<Report>, Option<Origin>) {
+/// `text` in `spare`'s buffer when it has one (taken), else in a new one.
+pub(crate) fn reuse(spare: &mut Option<String>, text: &str) -> String {
+    match spare.take() {
+        Some(mut buffer) => {
+            buffer.clear();
+            buffer.push_str(text);
+            buffer
+        }
+        None => text.to_owned(),
+    }
+}
+
+fn decode_payload(
+    record: &Record<'_>,
+    out: &mut Cmcd,
+    spare: &mut Cmcd,
+) -> (Option<Report>, Option<Origin>) {
     let mut headers: Vec<(&str, &str)> = Vec::new();
     if let Some(block) = record.text(Field::CsHeaders) {
         // One pass over the lines: the CMCD ones are kept, the others counted.
@@ -196,7 +220,9 @@ fn decode_payload(record: &Record<'_>, out: &mut Cmcd) -> (Option<Report>, Optio
         }
     }
     if !headers.is_empty() {
-        let mut raw = String::with_capacity(headers.iter().map(|(_, v)| v.len() + 1).sum());
+        let mut raw = spare.raw.take().unwrap_or_default();
+        raw.clear();
+        raw.reserve(headers.iter().map(|(_, v)| v.len() + 1).sum());
         for (i, (_, value)) in headers.iter().enumerate() {
             if i > 0 {
                 raw.push(',');
@@ -204,7 +230,7 @@ fn decode_payload(record: &Record<'_>, out: &mut Cmcd) -> (Option<Report>, Optio
             raw.push_str(value);
         }
         out.raw = Some(raw);
-        if canonical::read_headers(&headers, out) {
+        if canonical::read_headers(&headers, out, spare) {
             return (None, Some(Origin::Headers));
         }
         return match cmcd::decode_headers(headers, Policy::Lenient) {
@@ -239,7 +265,7 @@ fn decode_payload(record: &Record<'_>, out: &mut Cmcd) -> (Option<Report>, Optio
         },
     };
     let fits = raw.len() <= cmcd::MAX_PAYLOAD_LEN;
-    let read = invalid.is_none() && fits && canonical::read_query(&text, out);
+    let read = invalid.is_none() && fits && canonical::read_query(&text, out, spare);
     let raw_text = out.raw.insert(text);
     if read {
         return (None, Some(Origin::Query));
@@ -617,6 +643,30 @@ mod tests {
         let over = format!("{head}{}", "%41".repeat(250));
         let over = &over[..HEADERS_TRUNCATION_LEN];
         assert_eq!(decide(over), (true, false));
+    }
+
+    /// Extracting into the previous row's values (whose text buffers are reused) gives what a
+    /// fresh extraction gives, whatever the previous row held: payloads with and without the
+    /// text keys, in the query and in headers, none at all.
+    #[test]
+    fn extracting_into_a_used_value_equals_a_fresh_extraction() {
+        let fields = FieldSet::parse_names("timestamp,cs-uri-query,cs-headers").unwrap();
+        let rows = [
+            ("CMCD=cid%3D%22c1%22%2Cnor%3D%22a.m4s%22%2Csid%3D%22s1%22", "-"),
+            ("-", "cmcd-session:sid=\"a-much-longer-session-id\",cid=\"c2\""),
+            ("CMCD=br%3D800", "-"),
+            ("-", "-"),
+            ("CMCD=nrr%3D%2210-20%22%2Csid%3D%22s%22", "host:x"),
+            ("-", "cmcd-request:nor=\"b.m4s\"%0Acmcd-object:ot=v"),
+            ("CMCD=sid%3D%22s1%22%2C%20br%3D1", "-"),
+        ];
+        let mut used = Cmcd::default();
+        for (query, headers) in rows.iter().chain(rows.iter().rev()) {
+            let line = format!("1714650000.000\t{query}\t{headers}");
+            let record = crate::line::parse(&fields, line.as_bytes()).unwrap();
+            extract_into(&fields, &record, &mut used);
+            assert_eq!(used, extract(&fields, &record), "{line}");
+        }
     }
 
     #[test]

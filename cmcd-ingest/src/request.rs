@@ -50,9 +50,14 @@ impl<'a> Request<'a> {
         memo: &mut DecodeMemo,
     ) -> Result<(), Reason> {
         line::parse_into_with(fields, line, &mut self.record, memo)?;
-        self.cmcd = extract::extract(fields, &self.record);
-        self.smd_session_id =
-            self.record.text(Field::CsUriStem).and_then(extract::smd_session_id).map(str::to_owned);
+        extract::extract_into(fields, &self.record, &mut self.cmcd);
+        // The previous row's id buffer takes this row's id.
+        let mut spare = self.smd_session_id.take();
+        self.smd_session_id = self
+            .record
+            .text(Field::CsUriStem)
+            .and_then(extract::smd_session_id)
+            .map(|sid| extract::reuse(&mut spare, sid));
         Ok(())
     }
 

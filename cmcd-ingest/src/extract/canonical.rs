@@ -12,7 +12,7 @@ use std::ops::ControlFlow;
 
 use token_core::cmcd::{self, Canonical, Key, ObjectType, Sample, Visit};
 
-use super::{Cmcd, to_i64};
+use super::{Cmcd, reuse, to_i64};
 
 /// Members kept of a multi-member numeric list until `ot` is known (v2 lists carry one sample
 /// per object type: two in practice).
@@ -23,11 +23,11 @@ const PICKED: [Key; 7] = [Key::Br, Key::Bl, Key::Mtp, Key::Tb, Key::Bsa, Key::Bs
 
 /// Reads the `CMCD=` payload (already percent-decoded) into `out`; `false`, with `out`'s values
 /// cleared, when the general path must decode it.
-pub(super) fn read_query(payload: &str, out: &mut Cmcd) -> bool {
+pub(super) fn read_query(payload: &str, out: &mut Cmcd, spare: &mut Cmcd) -> bool {
     if payload.len() > cmcd::MAX_PAYLOAD_LEN {
         return false;
     }
-    let mut columns = Columns::new(out);
+    let mut columns = Columns::new(out, spare);
     let read = cmcd::read_canonical(payload, &mut columns);
     columns.finish(read)
 }
@@ -35,8 +35,8 @@ pub(super) fn read_query(payload: &str, out: &mut Cmcd) -> bool {
 /// Reads the `CMCD-*` header values into `out` (under `cmcd::decode_headers`' rules, by
 /// `cmcd::read_canonical_headers`); `false`, with `out`'s values cleared, when the general path
 /// must decode them.
-pub(super) fn read_headers(headers: &[(&str, &str)], out: &mut Cmcd) -> bool {
-    let mut columns = Columns::new(out);
+pub(super) fn read_headers(headers: &[(&str, &str)], out: &mut Cmcd, spare: &mut Cmcd) -> bool {
+    let mut columns = Columns::new(out, spare);
     let read = cmcd::read_canonical_headers(headers.iter().copied(), &mut columns);
     columns.finish(read)
 }
@@ -51,6 +51,8 @@ struct Kept {
 /// The visitor: writes each member into its column of `out`.
 struct Columns<'o> {
     out: &'o mut Cmcd,
+    /// The previous row's values, whose text buffers take this row's texts.
+    spare: &'o mut Cmcd,
     /// Keys received so far (bits `1 << key`), across the headers of a request.
     received: u64,
     /// Multi-member lists of the [`PICKED`] keys, by position in [`PICKED`].
@@ -58,8 +60,8 @@ struct Columns<'o> {
 }
 
 impl<'o> Columns<'o> {
-    fn new(out: &'o mut Cmcd) -> Self {
-        Self { out, received: 0, kept: [None; PICKED.len()] }
+    fn new(out: &'o mut Cmcd, spare: &'o mut Cmcd) -> Self {
+        Self { out, spare, received: 0, kept: [None; PICKED.len()] }
     }
 
     /// Resolves the kept lists with `ot` and checks the version; clears the values and returns
@@ -113,12 +115,13 @@ impl Visit for Columns<'_> {
     fn member(&mut self, key: Key, value: Canonical<'_>) -> ControlFlow<()> {
         self.received |= 1 << (key as u32);
         let out = &mut *self.out;
+        let spare = &mut *self.spare;
         match (key, value) {
-            (Key::Cid, Canonical::String(s)) => out.cid = Some(s.to_owned()),
-            (Key::Sid, Canonical::String(s)) => out.sid = Some(s.to_owned()),
-            (Key::Nrr, Canonical::String(s)) => out.nrr = Some(s.to_owned()),
+            (Key::Cid, Canonical::String(s)) => out.cid = Some(reuse(&mut spare.cid, s)),
+            (Key::Sid, Canonical::String(s)) => out.sid = Some(reuse(&mut spare.sid, s)),
+            (Key::Nrr, Canonical::String(s)) => out.nrr = Some(reuse(&mut spare.nrr, s)),
             (Key::Nor, Canonical::NextObjects(urls)) => {
-                out.nor = urls.first().map(|u| (*u).to_owned());
+                out.nor = urls.first().map(|u| reuse(&mut spare.nor, u));
             }
             (Key::Ot, Canonical::ObjectType(t)) => out.ot = Some(t),
             (Key::Sf, Canonical::StreamingFormat(t)) => out.sf = Some(t),
@@ -253,7 +256,7 @@ mod tests {
             shards in (0..4usize, 0..4usize),
         ) {
             let mut direct = Cmcd::default();
-            if read_query(&first, &mut direct) {
+            if read_query(&first, &mut direct, &mut Cmcd::default()) {
                 let general = via_report(cmcd::decode_query_payload(first.as_bytes(), Policy::Lenient));
                 prop_assert_eq!(&direct, &general, "query {:?}", first);
             } else {
@@ -264,7 +267,7 @@ mod tests {
             let names = ["CMCD-Object", "cmcd-request", "CMCD-Session", "CMCD-Status"];
             let headers = [(names[shards.0], first.as_str()), ("CMCD-Other", "br=1"), (names[shards.1], second.as_str())];
             let mut direct = Cmcd::default();
-            if read_headers(&headers, &mut direct) {
+            if read_headers(&headers, &mut direct, &mut Cmcd::default()) {
                 let general = via_report(cmcd::decode_headers(headers, Policy::Lenient));
                 prop_assert_eq!(&direct, &general, "headers {:?}", headers);
             } else {
@@ -277,7 +280,7 @@ mod tests {
     fn player_payloads_take_the_direct_path() {
         let mut out = Cmcd::default();
         let v1 = r#"br=3200,bl=21300,cid="c1",d=4004,mtp=48100,nor="..%2Fseg_2.m4s",ot=v,pr=1.5,sf=h,sid="s1",st=v,su,tb=6000"#;
-        assert!(read_query(v1, &mut out));
+        assert!(read_query(v1, &mut out, &mut Cmcd::default()));
         assert_eq!((out.br, out.bl, out.tb), (Some(3200), Some(21300), Some(6000)));
         assert_eq!((out.sid.as_deref(), out.nor.as_deref()), (Some("s1"), Some("../seg_2.m4s")));
         assert_eq!((out.pr, out.su, out.ot), (Some(1.5), Some(true), Some(ObjectType::Video)));
@@ -286,18 +289,23 @@ mod tests {
         let mut out = Cmcd::default();
         assert!(read_query(
             "br=(3200;v 128;a),bsd=(100 250),ec=(\"e1\" \"e2\"),ot=a,v=2",
-            &mut out
+            &mut out,
+            &mut Cmcd::default()
         ));
         assert_eq!((out.br, out.bsd, out.ec.as_deref()), (Some(128), Some(350), Some("e1,e2")));
 
         // `v` > 2: the payload is read, and rejected as the general path rejects it.
         let mut out = Cmcd::default();
-        assert!(read_query("br=3200,v=3", &mut out));
+        assert!(read_query("br=3200,v=3", &mut out, &mut Cmcd::default()));
         assert_eq!((out.br, out.error), (None, Some("unsupported_version")));
 
         // A key in two headers is left to the general path (the later value wins there).
         let mut out = Cmcd { raw: Some("kept".into()), ..Cmcd::default() };
-        assert!(!read_headers(&[("CMCD-Object", "br=1"), ("CMCD-Request", "br=2")], &mut out));
+        assert!(!read_headers(
+            &[("CMCD-Object", "br=1"), ("CMCD-Request", "br=2")],
+            &mut out,
+            &mut Cmcd::default()
+        ));
         assert_eq!(out, Cmcd { raw: Some("kept".into()), ..Cmcd::default() });
     }
 }
