@@ -275,10 +275,7 @@ impl Batch {
     pub fn push_rows<T: Row>(&mut self, rows: &[T]) {
         let mut bytes = 9 * rows.len() * self.columns.len();
         for (col, data) in self.table.columns.iter().zip(&mut self.columns) {
-            bytes += match col.source {
-                Source::Field(f) => append(data, rows.iter().map(|row| row.field(f))),
-                source => append(data, rows.iter().map(|row| row.datum(source))),
-            };
+            bytes += T::append_column(rows, col.source, data);
         }
         self.rows += rows.len();
         self.approx_bytes += bytes;
@@ -305,11 +302,24 @@ pub trait Row {
     fn field(&self, field: Field) -> Datum<'_> {
         self.datum(Source::Field(field))
     }
+
+    /// Appends the datum of each of `rows` in the column fed by `source`; returns the bytes of
+    /// text appended. The default reads fields through [`Row::field`] and other columns
+    /// through [`Row::datum`]; a row type can pick each column's getter once instead.
+    fn append_column(rows: &[Self], source: Source, data: &mut ColumnData) -> usize
+    where
+        Self: Sized,
+    {
+        match source {
+            Source::Field(f) => append(data, rows.iter().map(|row| row.field(f))),
+            source => append(data, rows.iter().map(|row| row.datum(source))),
+        }
+    }
 }
 
 /// Appends `datums` to a column (a datum of another type than the column's is stored as null:
 /// the schema getters never produce one); returns the bytes of text appended.
-fn append<'a>(data: &mut ColumnData, datums: impl Iterator<Item = Datum<'a>>) -> usize {
+pub(crate) fn append<'a>(data: &mut ColumnData, datums: impl Iterator<Item = Datum<'a>>) -> usize {
     match data {
         ColumnData::Str(c) => return c.extend(datums.map(|d| d.as_str())),
         ColumnData::Int(c) => c.fill(datums, Datum::as_int),
