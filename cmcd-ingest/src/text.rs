@@ -173,15 +173,19 @@ mod dictionary {
             let mut bytes = 0;
             if let Self::Dictionary(dict) = self {
                 let mut plain = None;
+                // The cell count of the next density check: the first power of two from
+                // `FIRST_CHECK` above the cells held (a check is due when it is reached).
+                let mut check = (dict.keys.len() + 1).max(FIRST_CHECK).next_power_of_two();
                 for text in texts.by_ref() {
                     bytes += text.map_or(0, str::len);
                     let key = text.map_or(0, |t| dict.intern(t));
                     dict.keys.push(key);
                     let cells = dict.keys.len();
-                    if cells >= FIRST_CHECK
-                        && cells.is_power_of_two()
-                        && too_dense(dict.texts.len(), cells)
-                    {
+                    let due = cells == check;
+                    if due {
+                        check *= 2;
+                    }
+                    if due && too_dense(dict.texts.len(), cells) {
                         // `valid` does not hold this cell yet; `to_plain` stops before it.
                         let mut cells = dict.to_plain(valid);
                         cells.push(text);
@@ -436,6 +440,29 @@ mod tests {
         assert_eq!(array.dtype(), &ArrowDataType::Utf8View);
         assert_eq!(cells_of(array.as_ref()), cells);
         assert!(text.is_dictionary(), "the next row group starts as a dictionary");
+    }
+
+    /// The density is checked at 1,024 cells and each doubling, wherever the appended blocks
+    /// start and end: a block that starts exactly at a check (2,048 cells held) and ends past
+    /// the next one (4,096) turns the column plain there.
+    #[test]
+    fn density_checks_fall_at_powers_of_two_across_blocks() {
+        // Five texts in the first 1,024 cells, then all distinct: 1,029 of 2,048 cells
+        // distinct (not too dense), 3,077 of 4,096 (too dense).
+        let cells: Vec<Option<String>> = (0..4200)
+            .map(|i| Some(if i < 1024 { format!("pop-{}", i % 5) } else { format!("id-{i}") }))
+            .collect();
+        for first in [2048, 2047, 1024] {
+            let mut text = super::TextCells::with_capacity(16);
+            let mut valid = Vec::new();
+            text.extend(cells[..first].iter().map(Option::as_deref), &mut valid);
+            assert!(text.is_dictionary(), "{first}");
+            text.extend(cells[first..4100].iter().map(Option::as_deref), &mut valid);
+            assert!(!text.is_dictionary(), "too dense at 4,096 cells: {first}");
+            for (i, c) in cells[..4100].iter().enumerate() {
+                assert_eq!(c.as_deref().unwrap_or(""), text.get(i), "cell {i}");
+            }
+        }
     }
 
     #[test]
