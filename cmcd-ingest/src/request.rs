@@ -8,7 +8,8 @@ use crate::line::{self, Cell, DecodeMemo, Record};
 use crate::partition::Partition;
 use crate::schema::{CmcdKey, Datum, Meta, Source};
 
-/// `getter` unchanged: it makes a closure's result borrow from the request it is given.
+/// The closure unchanged: declared through this bound, its result borrows from the request it
+/// is given (a closure's own signature cannot say so).
 fn getter<F: for<'r> Fn(&'r Request<'_>) -> Datum<'r>>(getter: F) -> F {
     getter
 }
