@@ -453,7 +453,7 @@ mod tests {
             .map(|i| Some(if i < 1024 { format!("pop-{}", i % 5) } else { format!("id-{i}") }))
             .collect();
         for first in [2048, 2047, 1024] {
-            let mut text = super::TextCells::with_capacity(16);
+            let mut text = TextCells::with_capacity(16);
             let mut valid = Vec::new();
             text.extend(cells[..first].iter().map(Option::as_deref), &mut valid);
             assert!(text.is_dictionary(), "{first}");
