@@ -19,164 +19,57 @@ fn getter<F: for<'r> Fn(&'r Request<'_>) -> Datum<'r>>(getter: F) -> F {
 /// own type, so each use is compiled for that column. The one place that says which request
 /// value fills which of these columns.
 macro_rules! getter {
-    ($source:expr, |$get:ident| $then:expr) => {{
-        use CmcdKey as K;
-        match $source {
-            Source::Cmcd(key) => match key {
-                K::Br => {
-                    let $get = getter(|r| Datum::int(r.cmcd.br));
-                    $then
-                }
-                K::Bl => {
-                    let $get = getter(|r| Datum::int(r.cmcd.bl));
-                    $then
-                }
-                K::Bs => {
-                    let $get = getter(|r| Datum::bool(r.cmcd.bs));
-                    $then
-                }
-                K::Cid => {
-                    let $get = getter(|r| Datum::str(r.cmcd.cid.as_deref()));
-                    $then
-                }
-                K::D => {
-                    let $get = getter(|r| Datum::int(r.cmcd.d));
-                    $then
-                }
-                K::Dl => {
-                    let $get = getter(|r| Datum::int(r.cmcd.dl));
-                    $then
-                }
-                K::Mtp => {
-                    let $get = getter(|r| Datum::int(r.cmcd.mtp));
-                    $then
-                }
-                K::Nor => {
-                    let $get = getter(|r| Datum::str(r.cmcd.nor.as_deref()));
-                    $then
-                }
-                K::Nrr => {
-                    let $get = getter(|r| Datum::str(r.cmcd.nrr.as_deref()));
-                    $then
-                }
-                K::Ot => {
-                    let $get = getter(|r| Datum::str(r.cmcd.ot.map(|t| t.as_str())));
-                    $then
-                }
-                K::Pr => {
-                    let $get = getter(|r| Datum::float(r.cmcd.pr));
-                    $then
-                }
-                K::Rtp => {
-                    let $get = getter(|r| Datum::int(r.cmcd.rtp));
-                    $then
-                }
-                K::Sf => {
-                    let $get = getter(|r| Datum::str(r.cmcd.sf.map(|t| t.as_str())));
-                    $then
-                }
-                K::Sid => {
-                    let $get = getter(|r| Datum::str(r.cmcd.sid.as_deref()));
-                    $then
-                }
-                K::St => {
-                    let $get = getter(|r| Datum::str(r.cmcd.st.map(|t| t.as_str())));
-                    $then
-                }
-                K::Su => {
-                    let $get = getter(|r| Datum::bool(r.cmcd.su));
-                    $then
-                }
-                K::Tb => {
-                    let $get = getter(|r| Datum::int(r.cmcd.tb));
-                    $then
-                }
-                K::V => {
-                    let $get = getter(|r| Datum::int(r.cmcd.v));
-                    $then
-                }
-                K::Pt => {
-                    let $get = getter(|r| Datum::int(r.cmcd.pt));
-                    $then
-                }
-                K::Sta => {
-                    let $get = getter(|r| Datum::str(r.cmcd.sta.map(|t| t.as_str())));
-                    $then
-                }
-                K::Ltc => {
-                    let $get = getter(|r| Datum::int(r.cmcd.ltc));
-                    $then
-                }
-                K::Msd => {
-                    let $get = getter(|r| Datum::int(r.cmcd.msd));
-                    $then
-                }
-                K::Bsa => {
-                    let $get = getter(|r| Datum::int(r.cmcd.bsa));
-                    $then
-                }
-                K::Bsd => {
-                    let $get = getter(|r| Datum::int(r.cmcd.bsd));
-                    $then
-                }
-                K::Bsda => {
-                    let $get = getter(|r| Datum::int(r.cmcd.bsda));
-                    $then
-                }
-                K::Pb => {
-                    let $get = getter(|r| Datum::int(r.cmcd.pb));
-                    $then
-                }
-                K::Sn => {
-                    let $get = getter(|r| Datum::int(r.cmcd.sn));
-                    $then
-                }
-                K::Ec => {
-                    let $get = getter(|r| Datum::str(r.cmcd.ec.as_deref()));
-                    $then
-                }
-                K::Dfa => {
-                    let $get = getter(|r| Datum::int(r.cmcd.dfa));
-                    $then
-                }
-            },
-            Source::Meta(m) => match m {
-                Meta::SmdSessionId => {
-                    let $get = getter(|r| Datum::str(r.smd_session_id.as_deref()));
-                    $then
-                }
-                Meta::CmcdRaw => {
-                    let $get = getter(|r| Datum::str(r.cmcd.raw.as_deref()));
-                    $then
-                }
-                Meta::CmcdSource => {
-                    let $get = getter(|r| Datum::str(r.cmcd.origin.map(|o| o.code())));
-                    $then
-                }
-                Meta::CmcdError => {
-                    let $get = getter(|r| Datum::str(r.cmcd.error));
-                    $then
-                }
-                Meta::CmcdDropped => {
-                    let $get = getter(|r| Datum::Int(r.cmcd.dropped));
-                    $then
-                }
-                Meta::CmcdLenient => {
-                    let $get = getter(|r| Datum::Int(r.cmcd.lenient));
-                    $then
-                }
-                Meta::CmcdHeadersTruncated => {
-                    let $get = getter(|r| Datum::Bool(r.cmcd.headers_truncated));
-                    $then
-                }
-            },
+    ($source:expr, |$get:ident| $then:expr) => {
+        getter!(@arms $source, $get, $then;
+            Source::Cmcd(CmcdKey::Br) => |r| Datum::int(r.cmcd.br),
+            Source::Cmcd(CmcdKey::Bl) => |r| Datum::int(r.cmcd.bl),
+            Source::Cmcd(CmcdKey::Bs) => |r| Datum::bool(r.cmcd.bs),
+            Source::Cmcd(CmcdKey::Cid) => |r| Datum::str(r.cmcd.cid.as_deref()),
+            Source::Cmcd(CmcdKey::D) => |r| Datum::int(r.cmcd.d),
+            Source::Cmcd(CmcdKey::Dl) => |r| Datum::int(r.cmcd.dl),
+            Source::Cmcd(CmcdKey::Mtp) => |r| Datum::int(r.cmcd.mtp),
+            Source::Cmcd(CmcdKey::Nor) => |r| Datum::str(r.cmcd.nor.as_deref()),
+            Source::Cmcd(CmcdKey::Nrr) => |r| Datum::str(r.cmcd.nrr.as_deref()),
+            Source::Cmcd(CmcdKey::Ot) => |r| Datum::str(r.cmcd.ot.map(|t| t.as_str())),
+            Source::Cmcd(CmcdKey::Pr) => |r| Datum::float(r.cmcd.pr),
+            Source::Cmcd(CmcdKey::Rtp) => |r| Datum::int(r.cmcd.rtp),
+            Source::Cmcd(CmcdKey::Sf) => |r| Datum::str(r.cmcd.sf.map(|t| t.as_str())),
+            Source::Cmcd(CmcdKey::Sid) => |r| Datum::str(r.cmcd.sid.as_deref()),
+            Source::Cmcd(CmcdKey::St) => |r| Datum::str(r.cmcd.st.map(|t| t.as_str())),
+            Source::Cmcd(CmcdKey::Su) => |r| Datum::bool(r.cmcd.su),
+            Source::Cmcd(CmcdKey::Tb) => |r| Datum::int(r.cmcd.tb),
+            Source::Cmcd(CmcdKey::V) => |r| Datum::int(r.cmcd.v),
+            Source::Cmcd(CmcdKey::Pt) => |r| Datum::int(r.cmcd.pt),
+            Source::Cmcd(CmcdKey::Sta) => |r| Datum::str(r.cmcd.sta.map(|t| t.as_str())),
+            Source::Cmcd(CmcdKey::Ltc) => |r| Datum::int(r.cmcd.ltc),
+            Source::Cmcd(CmcdKey::Msd) => |r| Datum::int(r.cmcd.msd),
+            Source::Cmcd(CmcdKey::Bsa) => |r| Datum::int(r.cmcd.bsa),
+            Source::Cmcd(CmcdKey::Bsd) => |r| Datum::int(r.cmcd.bsd),
+            Source::Cmcd(CmcdKey::Bsda) => |r| Datum::int(r.cmcd.bsda),
+            Source::Cmcd(CmcdKey::Pb) => |r| Datum::int(r.cmcd.pb),
+            Source::Cmcd(CmcdKey::Sn) => |r| Datum::int(r.cmcd.sn),
+            Source::Cmcd(CmcdKey::Ec) => |r| Datum::str(r.cmcd.ec.as_deref()),
+            Source::Cmcd(CmcdKey::Dfa) => |r| Datum::int(r.cmcd.dfa),
+            Source::Meta(Meta::SmdSessionId) => |r| Datum::str(r.smd_session_id.as_deref()),
+            Source::Meta(Meta::CmcdRaw) => |r| Datum::str(r.cmcd.raw.as_deref()),
+            Source::Meta(Meta::CmcdSource) => |r| Datum::str(r.cmcd.origin.map(|o| o.code())),
+            Source::Meta(Meta::CmcdError) => |r| Datum::str(r.cmcd.error),
+            Source::Meta(Meta::CmcdDropped) => |r| Datum::Int(r.cmcd.dropped),
+            Source::Meta(Meta::CmcdLenient) => |r| Datum::Int(r.cmcd.lenient),
+            Source::Meta(Meta::CmcdHeadersTruncated) => |r| Datum::Bool(r.cmcd.headers_truncated),
             // A `sessions` column, or a field (callers match fields first).
-            Source::Session(_) | Source::Field(_) => {
-                let $get = getter(|_| Datum::Null);
+            Source::Session(_) | Source::Field(_) => |_| Datum::Null,
+        )
+    };
+    // One arm per column: `$get` bound to that column's getter, then `$then`.
+    (@arms $source:expr, $get:ident, $then:expr; $($column:pat => $value:expr,)*) => {
+        match $source {
+            $($column => {
+                let $get = getter($value);
                 $then
-            }
+            })*
         }
-    }};
+    };
 }
 
 /// One request: a parsed log line with its CMCD.
