@@ -152,7 +152,7 @@ pub fn extract(fields: &FieldSet, record: &Record<'_>) -> Cmcd {
 }
 
 /// [`extract`] into `out`, replacing what it held; its text buffers (`cid`, `sid`, `nor`,
-/// `nrr`, the header path's `raw`) take the new texts instead of new allocations (rows are
+/// `nrr`, `raw`) take the new texts instead of new allocations (rows are
 /// extracted one after the other into the same few requests).
 pub fn extract_into(fields: &FieldSet, record: &Record<'_>, out: &mut Cmcd) {
     let mut spare = std::mem::take(out);
@@ -248,21 +248,18 @@ fn decode_payload(
     let Some(raw) = cmcd::transport::query_payload(query) else { return (None, None) };
     // Decoded once, for `cmcd_raw` and for the decoder (`+` is a space: the payload is form
     // data, CTA-5004-B §2.2).
-    let payload = cmcd::transport::percent_decode(raw.as_bytes(), true);
+    // Into the previous row's `cmcd_raw` allocation: no allocation per row.
+    let mut bytes = spare.raw.take().map(String::into_bytes).unwrap_or_default();
+    bytes.clear();
+    cmcd::transport::percent_decode_append(raw.as_bytes(), true, &mut bytes);
     // `cmcd_raw` is the decoded payload as text: decoded bytes that are valid UTF-8 become
     // the string without a copy; invalid ones are kept for the decoder, and the text is lossy.
-    let (text, invalid) = match payload {
-        Cow::Owned(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => (text, None),
-            Err(e) => {
-                let bytes = e.into_bytes();
-                (String::from_utf8_lossy(&bytes).into_owned(), Some(bytes))
-            }
-        },
-        Cow::Borrowed(bytes) => match std::str::from_utf8(bytes) {
-            Ok(text) => (text.to_owned(), None),
-            Err(_) => (String::from_utf8_lossy(bytes).into_owned(), Some(bytes.to_vec())),
-        },
+    let (text, invalid) = match String::from_utf8(bytes) {
+        Ok(text) => (text, None),
+        Err(e) => {
+            let bytes = e.into_bytes();
+            (String::from_utf8_lossy(&bytes).into_owned(), Some(bytes))
+        }
     };
     let fits = raw.len() <= cmcd::MAX_PAYLOAD_LEN;
     let read = invalid.is_none() && fits && canonical::read_query(&text, out, spare);

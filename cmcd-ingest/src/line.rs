@@ -404,23 +404,37 @@ impl DecodeMemo {
             return Cow::Borrowed(raw);
         }
         if self.slots.is_empty() || raw.len() > Self::MAX_TEXT {
-            return percent_decode(raw);
+            return Cow::Owned(decode_escaped(raw, spare));
         }
         let at = slot_of(field, raw.as_bytes()) % self.slots.len();
-        let Some(slot) = self.slots.get_mut(at) else { return percent_decode(raw) };
+        let Some(slot) = self.slots.get_mut(at) else {
+            return Cow::Owned(decode_escaped(raw, spare));
+        };
         if slot.field == Some(field) && slot.raw == raw {
             let mut text = spare.unwrap_or_default();
             text.clear();
             text.push_str(&slot.decoded);
             return Cow::Owned(text);
         }
-        let decoded = percent_decode(raw);
+        let decoded = decode_escaped(raw, spare);
         slot.field = Some(field);
         slot.raw.clear();
         slot.raw.push_str(raw);
         slot.decoded.clear();
         slot.decoded.push_str(&decoded);
-        decoded
+        Cow::Owned(decoded)
+    }
+}
+
+/// [`percent_decode`] of a text with escapes, written into `spare`'s allocation when given
+/// (the previous line's decoded cell) instead of a new one.
+fn decode_escaped(raw: &str, spare: Option<String>) -> String {
+    let mut bytes = spare.map(String::into_bytes).unwrap_or_default();
+    bytes.clear();
+    token_core::cmcd::transport::percent_decode_append(raw.as_bytes(), false, &mut bytes);
+    match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     }
 }
 
@@ -790,6 +804,21 @@ mod tests {
             for (f, p) in picks {
                 let raw = &pool[p];
                 proptest::prop_assert_eq!(memo.decode(fields[f], raw), percent_decode(raw));
+            }
+        }
+
+        /// A spare buffer handed in (the previous line's text) never leaks into the result.
+        #[test]
+        fn the_memo_ignores_what_the_spare_held(
+            picks in proptest::collection::vec((0usize..3, 0usize..6, "[a-z%é]{0,20}"), 1..200),
+            pool in proptest::collection::vec("([a-z%é]|%[0-9A-F]{2}){0,12}", 6),
+        ) {
+            let fields = [Field::CsUserAgent, Field::CsHeaders, Field::CsCookie];
+            let mut memo = tiny_memo();
+            for (f, p, spare) in picks {
+                let raw = &pool[p];
+                let got = memo.decode_into(fields[f], raw, Some(spare));
+                proptest::prop_assert_eq!(got, percent_decode(raw));
             }
         }
 

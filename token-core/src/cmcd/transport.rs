@@ -75,10 +75,28 @@ pub fn percent_decode(input: &[u8], plus_is_space: bool) -> Cow<'_, [u8]> {
     if !needs_decoding(input, plus_is_space) {
         return Cow::Borrowed(input);
     }
-    let mut out = vec![0; input.len() + 8];
-    let written = decode_into(input, plus_is_space, &mut out);
-    out.truncate(written);
+    let mut out = Vec::new();
+    percent_decode_append(input, plus_is_space, &mut out);
     Cow::Owned(out)
+}
+
+/// [`percent_decode`] appending to `out`, so that a caller decoding many values can keep one
+/// buffer instead of allocating one per value.
+///
+/// # Examples
+///
+/// ```
+/// use token_core::cmcd::transport::percent_decode_append;
+///
+/// let mut out = b"x=".to_vec();
+/// percent_decode_append(b"a%3Db+c", true, &mut out);
+/// assert_eq!(out, b"x=a=b c");
+/// ```
+pub fn percent_decode_append(input: &[u8], plus_is_space: bool, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.resize(start + input.len() + 8, 0);
+    let written = out.get_mut(start..).map_or(0, |room| decode_into(input, plus_is_space, room));
+    out.truncate(start + written);
 }
 
 fn needs_decoding(input: &[u8], plus_is_space: bool) -> bool {
@@ -548,6 +566,20 @@ mod tests {
             plus in proptest::bool::ANY,
         ) {
             proptest::prop_assert_eq!(percent_decode(&input, plus).into_owned(), naive_decode(&input, plus));
+        }
+
+        /// Appending keeps what the buffer held and adds exactly the decoded bytes.
+        #[test]
+        fn append_keeps_the_prefix(
+            prefix in proptest::collection::vec(proptest::num::u8::ANY, 0..16),
+            input in proptest::collection::vec(proptest::sample::select(b"%+aF2z0 %%".to_vec()), 0..64),
+            plus in proptest::bool::ANY,
+        ) {
+            let mut out = prefix.clone();
+            percent_decode_append(&input, plus, &mut out);
+            let mut expected = prefix;
+            expected.extend(naive_decode(&input, plus));
+            proptest::prop_assert_eq!(out, expected);
         }
 
         /// A caller that decodes the `CMCD=` value itself gets what `decode_query` gives,
