@@ -11,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [ -n "${1:-}" ]; then
   WORK=$1   # kept: the generated files can be reused and inspected
+  mkdir -p "$WORK"
 else
   WORK=$(mktemp -d)
   trap 'rm -rf "$WORK"' EXIT
