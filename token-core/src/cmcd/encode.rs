@@ -139,7 +139,9 @@ pub fn to_dictionary(report: &Report, version: Version) -> Dictionary<'_> {
             Value::NextObjects(list) => match version {
                 Version::V1 => {
                     let Some(first) = list.first() else { continue };
-                    derived_nrr = first.range.as_deref();
+                    // An empty v2 range has no v1 form: `nrr` must not be empty (a decoder
+                    // drops `nrr=""`).
+                    derived_nrr = first.range.as_deref().filter(|r| !r.is_empty());
                     Member::Item(Item::new(BareItem::String(Cow::Owned(encode_uri_component(
                         &first.url,
                     )))))
@@ -269,6 +271,19 @@ pub fn encode_body(reports: &[Report], version: Version) -> String {
 #[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing (`cmcd_roundtrip`): a v2 `nor` whose `r` parameter is empty wrote
+    /// `nrr=""` in v1, which a strict decoder drops.
+    #[test]
+    fn an_empty_v2_range_writes_no_v1_nrr() {
+        let report =
+            crate::cmcd::decode_dict(r#"nor=("1.mp4";r=""),v=2"#, crate::cmcd::Policy::Lenient)
+                .unwrap();
+        let v1 = encode(&report, Version::V1);
+        assert_eq!(v1, r#"nor="1.mp4""#);
+        let again = crate::cmcd::decode_dict(&v1, crate::cmcd::Policy::Strict).unwrap();
+        assert!(again.dropped().is_empty());
+    }
 
     #[test]
     fn uri_component_matches_ecma() {
