@@ -2,7 +2,7 @@
 //! the schema. The Parquet encoder turns a batch into a row group; tests read it directly.
 
 use crate::field::Field;
-use crate::schema::{ColumnType, Datum, Source, Table};
+use crate::schema::{ColumnType, Datum, RowOrder, Source, Table};
 use crate::text::TextCells;
 
 /// The values of one column.
@@ -161,18 +161,84 @@ impl StrColumn {
         self.cells.text_bytes()
     }
 
-    /// Moves the cells out as an Arrow array (dictionary or plain string-view), leaving the
-    /// column empty.
+    /// Moves the cells out as an Arrow array (dictionary or plain string-view), in `order`
+    /// (row indices; `None`: input order) or, for plain cells, in input order with the order
+    /// left to the page writer; leaves the column empty.
     ///
     /// # Errors
     ///
     /// Arrow's message if it rejects the array.
     #[cfg(feature = "parquet")]
-    pub(crate) fn take_arrow(&mut self) -> Result<Box<dyn polars_arrow::array::Array>, String> {
-        let array = self.cells.take_arrow(&self.valid);
+    pub(crate) fn take_arrow(
+        &mut self,
+        order: Option<&[u32]>,
+    ) -> Result<crate::text::Taken, String> {
+        let array = self.cells.take_arrow(&self.valid, order);
         self.valid.clear();
         array
     }
+
+    /// The group of each cell, numbered in order of first appearance, and the number of
+    /// groups; a null cell is in the last group, after every text.
+    fn first_appearance_groups(&self) -> (Vec<u32>, usize) {
+        #[cfg(feature = "parquet")]
+        if let Some(groups) = self.cells.dictionary_groups(&self.valid) {
+            return groups;
+        }
+        let mut seen: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+        let mut groups = Vec::with_capacity(self.len());
+        let mut nulls = Vec::new();
+        for (i, text) in self.iter().enumerate() {
+            match text {
+                Some(text) => {
+                    let next = u32::try_from(seen.len()).unwrap_or(u32::MAX);
+                    groups.push(*seen.entry(text).or_insert(next));
+                }
+                None => {
+                    nulls.push(i);
+                    groups.push(0);
+                }
+            }
+        }
+        let null_group = u32::try_from(seen.len()).unwrap_or(u32::MAX);
+        for i in nulls {
+            if let Some(g) = groups.get_mut(i) {
+                *g = null_group;
+            }
+        }
+        (groups, seen.len() + 1)
+    }
+}
+
+/// The rows grouped by `groups` (each row's group, below `count`): the groups in increasing
+/// order, the rows of a group in input order; `None` when that is input order.
+fn grouped_order(groups: &[u32], count: usize) -> Option<Vec<u32>> {
+    if groups.windows(2).all(|w| w.first() <= w.get(1)) {
+        return None;
+    }
+    // A counting sort: each group's first slot, then the rows in input order.
+    let mut next = vec![0u32; count];
+    for &g in groups {
+        if let Some(n) = next.get_mut(g as usize) {
+            *n += 1;
+        }
+    }
+    let mut start = 0;
+    for n in &mut next {
+        let rows = *n;
+        *n = start;
+        start += rows;
+    }
+    let mut order = vec![0u32; groups.len()];
+    for (row, &g) in groups.iter().enumerate() {
+        if let Some(at) = next.get_mut(g as usize)
+            && let Some(slot) = order.get_mut(*at as usize)
+        {
+            *slot = u32::try_from(row).unwrap_or(u32::MAX);
+            *at += 1;
+        }
+    }
+    Some(order)
 }
 
 impl ColumnData {
@@ -247,6 +313,17 @@ impl Batch {
     #[cfg(feature = "parquet")]
     pub(crate) fn columns_mut(&mut self) -> &mut [ColumnData] {
         &mut self.columns
+    }
+
+    /// The order the rows are written in under the table's [`RowOrder`], as row indices;
+    /// `None` when that is input order (always for [`RowOrder::Input`], and when the rows are
+    /// already grouped).
+    pub fn write_order(&self) -> Option<Vec<u32>> {
+        let RowOrder::GroupedBy(source) = self.table.row_order else { return None };
+        let i = self.table.columns.iter().position(|c| c.source == source)?;
+        let Some(ColumnData::Str(column)) = self.columns.get(i) else { return None };
+        let (groups, count) = column.first_appearance_groups();
+        grouped_order(&groups, count)
     }
 
     /// The column named `name`.

@@ -213,6 +213,20 @@ pub struct Table {
     /// The columns, in file order (the partition columns `dt` and `hour` are not stored in
     /// the files: they are the directory names).
     pub columns: Vec<Column>,
+    /// The order of the rows within a row group.
+    pub row_order: RowOrder,
+}
+
+/// The order of the rows within a row group of a table's files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowOrder {
+    /// Input order.
+    Input,
+    /// Grouped by the value of one text column: the groups in the order of their first row, the
+    /// rows of a group in input order, the rows where the column is null last (in input
+    /// order). Rows of one CMCD session repeat most of their text (URL prefix, query, headers,
+    /// user agent), so grouping them makes the compressed pages smaller and faster to write.
+    GroupedBy(Source),
 }
 
 impl Table {
@@ -426,7 +440,14 @@ pub fn requests() -> &'static Table {
                 source: Source::Meta(meta),
             });
         }
-        Table { name: "requests", comment: "one row per CloudFront real-time log line", columns }
+        Table {
+            name: "requests",
+            comment: "one row per CloudFront real-time log line; in each row group the rows are \
+                      grouped by cmcd_sid (sessions in the order of their first row, the rows of \
+                      a session in log order, rows without a sid last)",
+            columns,
+            row_order: RowOrder::GroupedBy(Source::Cmcd(CmcdKey::Sid)),
+        }
     })
 }
 
@@ -445,6 +466,7 @@ pub fn sessions() -> &'static Table {
                 source: Source::Session(c),
             })
             .collect(),
+        row_order: RowOrder::Input,
     })
 }
 

@@ -15,7 +15,7 @@
 //! Without the feature the text is one string with end offsets.
 
 #[cfg(feature = "parquet")]
-pub(crate) use dictionary::TextCells;
+pub(crate) use dictionary::{Taken, TextCells, gather};
 #[cfg(not(feature = "parquet"))]
 pub(crate) use offsets::TextCells;
 
@@ -153,6 +153,16 @@ mod dictionary {
             }
             plain
         }
+
+        /// The cells `order` names, in that order, as plain text.
+        fn to_plain_in(&self, valid: &[bool], order: &[u32]) -> MutablePlString {
+            let mut plain = MutablePlString::with_capacity(order.len());
+            for &i in order {
+                let i = i as usize;
+                plain.push(valid.get(i).copied().unwrap_or(false).then(|| self.text(i)));
+            }
+            plain
+        }
     }
 
     impl TextCells {
@@ -245,17 +255,40 @@ mod dictionary {
             matches!(self, Self::Dictionary(_))
         }
 
+        /// Each cell's group, numbered in order of first appearance, and the number of groups
+        /// (null cells are in the last); `None` for plain cells. A dictionary's keys are
+        /// already those numbers.
+        pub(crate) fn dictionary_groups(&self, valid: &[bool]) -> Option<(Vec<u32>, usize)> {
+            let Self::Dictionary(dict) = self else { return None };
+            let null_group = u32::try_from(dict.texts.len()).unwrap_or(u32::MAX);
+            let groups =
+                dict.keys.iter().zip(valid).map(|(&k, &ok)| if ok { k } else { null_group });
+            Some((groups.collect(), dict.texts.len() + 1))
+        }
+
         /// Moves the cells out as an Arrow array — a `Dictionary(UInt32, Utf8View)` array, or a
         /// `Utf8View` array when the dictionary is too dense or empty — leaving an empty
-        /// dictionary column of the same capacity.
+        /// dictionary column of the same capacity. With an `order` (row indices), the cells
+        /// come out in that order, except plain cells: they are moved out in input order as
+        /// they are ([`Taken::InputOrder`]), and their page writer reads them in the order.
         ///
         /// # Errors
         ///
         /// Arrow's message if it rejects the dictionary (keys are in range by construction).
-        pub(crate) fn take_arrow(&mut self, valid: &[bool]) -> Result<Box<dyn Array>, String> {
+        pub(crate) fn take_arrow(
+            &mut self,
+            valid: &[bool],
+            order: Option<&[u32]>,
+        ) -> Result<Taken, String> {
             let taken = std::mem::replace(self, Self::with_capacity(valid.len()));
             let dict = match taken {
-                Self::Plain(cells) => return Ok(plain_array(cells, valid)),
+                Self::Plain(cells) => {
+                    let array = plain_array(cells, valid);
+                    return Ok(match order {
+                        Some(_) => Taken::InputOrder(array),
+                        None => Taken::Ordered(array),
+                    });
+                }
                 Self::Dictionary(dict) => dict,
             };
             if dict.texts.is_empty() {
@@ -264,14 +297,26 @@ mod dictionary {
                     ArrowDataType::Utf8View,
                     valid.len(),
                 );
-                return Ok(array.boxed());
+                return Ok(Taken::Ordered(array.boxed()));
             }
             if too_dense(dict.texts.len(), valid.len()) {
-                return Ok(plain_array(dict.to_plain(valid), valid));
+                let plain = match order {
+                    Some(order) => dict.to_plain_in(valid, order),
+                    None => dict.to_plain(valid),
+                };
+                return Ok(Taken::Ordered(plain_array(plain, valid)));
             }
-            let validity: Option<Bitmap> =
-                valid.contains(&false).then(|| crate::parquet::bitmap_of(valid));
-            let keys = PrimitiveArray::new(ArrowDataType::UInt32, dict.keys.into(), validity);
+            let has_nulls = valid.contains(&false);
+            let validity: Option<Bitmap> = match order {
+                Some(order) if has_nulls => Some(crate::parquet::bitmap_of(&gather(valid, order))),
+                _ => has_nulls.then(|| crate::parquet::bitmap_of(valid)),
+            };
+            let keys = match order {
+                // With a single text every key is 0, in any order.
+                Some(order) if dict.texts.len() > 1 => gather(&dict.keys, order),
+                _ => dict.keys,
+            };
+            let keys = PrimitiveArray::new(ArrowDataType::UInt32, keys.into(), validity);
             let texts: polars_arrow::array::Utf8ViewArray = dict.texts.into();
             let dtype = ArrowDataType::Dictionary(
                 IntegerType::UInt32,
@@ -280,9 +325,34 @@ mod dictionary {
             );
             // Every key indexes `texts` (null cells hold 0 and `texts` is not empty).
             DictionaryArray::try_new(dtype, keys, texts.boxed())
-                .map(|array| array.boxed())
+                .map(|array| Taken::Ordered(array.boxed()))
                 .map_err(|e| e.to_string())
         }
+    }
+
+    /// A text column moved out as an Arrow array (see [`TextCells::take_arrow`]).
+    #[derive(Debug)]
+    pub(crate) enum Taken {
+        /// The cells in the order asked for.
+        Ordered(Box<dyn Array>),
+        /// Plain cells in input order: the page writer applies the order asked for.
+        InputOrder(Box<dyn Array>),
+    }
+
+    impl Taken {
+        /// The array, whichever order it is in.
+        #[cfg(test)]
+        pub(crate) fn into_array(self) -> Box<dyn Array> {
+            match self {
+                Self::Ordered(array) | Self::InputOrder(array) => array,
+            }
+        }
+    }
+
+    /// `values[i]` for each `i` of `order` (every index is in range: `order` is a permutation
+    /// of the rows).
+    pub(crate) fn gather<T: Copy + Default>(values: &[T], order: &[u32]) -> Vec<T> {
+        order.iter().map(|&i| values.get(i as usize).copied().unwrap_or_default()).collect()
     }
 
     /// A plain `Utf8View` array of the cells. The builder already tracks nulls, so `valid` is
@@ -374,6 +444,53 @@ mod tests {
         (0..array.len()).map(at).collect()
     }
 
+    /// Taken in an order: a dictionary's keys and validity come out in it, a dictionary too
+    /// dense to keep comes out as plain text in it, an all-null column as nulls, and plain
+    /// cells in input order (their page writer follows the order).
+    #[test]
+    fn taken_in_an_order() {
+        use super::Taken;
+        let order: Vec<u32> = (0..2000).map(|i| (i * 7) % 2000).collect();
+        let in_order = |cells: &[Option<String>]| -> Vec<Option<String>> {
+            order.iter().map(|&i| cells[i as usize].clone()).collect()
+        };
+        let few: Vec<Option<String>> =
+            (0..2000).map(|i| (i % 5 != 1).then(|| format!("pop-{}", i % 3))).collect();
+        let distinct: Vec<Option<String>> =
+            (0..2000).map(|i| (i % 9 != 4).then(|| format!("id-{i}"))).collect();
+        let nulls: Vec<Option<String>> = vec![None; 2000];
+        // 701 distinct texts in the first 1,024 cells (under the density limit at the check
+        // there), all distinct after: over the limit at the end, so the column turns plain
+        // only when it is taken.
+        let dense_at_end: Vec<Option<String>> = (0..2000)
+            .map(|i| {
+                Some(if (700..1024).contains(&i) { "same".to_owned() } else { format!("t{i}") })
+            })
+            .collect();
+        for (cells, plain_in_input_order) in
+            [(&few, false), (&distinct, true), (&nulls, false), (&dense_at_end, false)]
+        {
+            let (mut text, valid) = column(cells);
+            assert_eq!(text.is_dictionary(), !plain_in_input_order);
+            match text.take_arrow(&valid, Some(&order)).unwrap() {
+                Taken::Ordered(array) => {
+                    assert!(!plain_in_input_order);
+                    assert_eq!(cells_of(array.as_ref()), in_order(cells));
+                    let plain = matches!(array.dtype(), ArrowDataType::Utf8View);
+                    assert_eq!(
+                        plain,
+                        std::ptr::eq(cells, &dense_at_end) || std::ptr::eq(cells, &nulls)
+                    );
+                }
+                Taken::InputOrder(array) => {
+                    assert!(plain_in_input_order);
+                    assert!(matches!(array.dtype(), ArrowDataType::Utf8View));
+                    assert_eq!(&cells_of(array.as_ref()), cells);
+                }
+            }
+        }
+    }
+
     #[test]
     fn few_distinct_texts_stay_a_dictionary_in_order_of_first_appearance() {
         let pops = ["FRA56-P1", "IAD89-C2", "NRT57-P3"];
@@ -383,7 +500,7 @@ mod tests {
         assert!(text.is_dictionary());
         assert_eq!((text.get(0), text.get(1)), ("FRA56-P1", "IAD89-C2"));
         assert_eq!(text.text_bytes(), 3 * 8, "each text is held once");
-        let array = text.take_arrow(&valid).unwrap();
+        let array = text.take_arrow(&valid, None).unwrap().into_array();
         assert!(matches!(array.dtype(), ArrowDataType::Dictionary(..)));
         let dict = array.as_any().downcast_ref::<DictionaryArray<u32>>().unwrap();
         let texts = dict.values().as_any().downcast_ref::<Utf8ViewArray>().unwrap();
@@ -403,7 +520,10 @@ mod tests {
             (0..3000).map(|i| Some(format!("edge-{}", (i * 7919) % 401))).collect();
         let (mut a, valid) = column(&cells);
         let (mut b, _) = column(&cells);
-        let (a, b) = (a.take_arrow(&valid).unwrap(), b.take_arrow(&valid).unwrap());
+        let (a, b) = (
+            a.take_arrow(&valid, None).unwrap().into_array(),
+            b.take_arrow(&valid, None).unwrap().into_array(),
+        );
         assert!(matches!(a.dtype(), ArrowDataType::Dictionary(..)));
         let texts = |array: &dyn Array| -> Vec<String> {
             let dict = array.as_any().downcast_ref::<DictionaryArray<u32>>().unwrap();
@@ -436,7 +556,7 @@ mod tests {
         for (i, c) in cells.iter().enumerate() {
             assert_eq!(c.as_deref().unwrap_or(""), text.get(i), "cell {i}");
         }
-        let array = text.take_arrow(&valid).unwrap();
+        let array = text.take_arrow(&valid, None).unwrap().into_array();
         assert_eq!(array.dtype(), &ArrowDataType::Utf8View);
         assert_eq!(cells_of(array.as_ref()), cells);
         assert!(text.is_dictionary(), "the next row group starts as a dictionary");
@@ -470,7 +590,7 @@ mod tests {
         let cells: Vec<Option<String>> = (0..200).map(|i| Some(format!("id-{i}"))).collect();
         let (mut text, valid) = column(&cells);
         assert!(text.is_dictionary());
-        let array = text.take_arrow(&valid).unwrap();
+        let array = text.take_arrow(&valid, None).unwrap().into_array();
         assert_eq!(array.dtype(), &ArrowDataType::Utf8View);
         assert_eq!(cells_of(array.as_ref()), cells);
     }
@@ -501,7 +621,7 @@ mod tests {
     fn an_all_null_column_is_written_plain() {
         let cells = vec![None; 10];
         let (mut text, valid) = column(&cells);
-        let array = text.take_arrow(&valid).unwrap();
+        let array = text.take_arrow(&valid, None).unwrap().into_array();
         assert_eq!(array.dtype(), &ArrowDataType::Utf8View);
         assert_eq!(array.null_count(), 10);
     }

@@ -15,8 +15,16 @@
 //! say) and null count — are the ones polars' writer gives a two-row page holding that minimum
 //! and maximum. The `plain_text_pages_match_polars` test in `crate::parquet` compares headers,
 //! statistics and values with polars' pages. Format V2 pages are left to polars' writer.
+//!
+//! A row group written in another order than its rows arrived in (`requests`, grouped by CMCD
+//! session: `crate::schema::RowOrder`) hands its plain text columns over in input order with
+//! the rows to write: each page reads its cells through those row indices, so the text is not
+//! copied into the new order first.
 
-use polars_arrow::array::{Array, Utf8ViewArray};
+use std::sync::Arc;
+
+use polars_arrow::array::{Array, MutablePlString, Utf8ViewArray};
+use polars_arrow::bitmap::Bitmap;
 use polars_arrow::compute::aggregate::estimated_bytes_size;
 use polars_parquet::parquet::error::{ParquetError, ParquetResult};
 use polars_parquet::parquet::page::{DataPageHeader, Page};
@@ -26,9 +34,11 @@ use polars_parquet::write::{Encoding, ParquetType, Version, WriteOptions, array_
 use crate::dictionary_pages::{def_levels, rows_per_page, v1_data_page};
 
 /// The data pages of `array`, a nullable, not nested text column of type `column`, built as
-/// they are drawn; `None` for format V2 pages or a column that is not a primitive one.
+/// they are drawn, with its cells in input order or, given an `order` (a permutation of the
+/// row indices), in that order; `None` for format V2 pages or a column that is not a primitive one.
 pub(crate) fn pages(
     array: &Utf8ViewArray,
+    order: Option<Arc<[u32]>>,
     column: &ParquetType,
     options: WriteOptions,
 ) -> Option<impl Iterator<Item = ParquetResult<Page>> + use<>> {
@@ -48,7 +58,13 @@ pub(crate) fn pages(
         // An eighth more than the average, so that a page of longer texts does not grow the
         // buffer (each growth copies what the page holds so far).
         let capacity = len * (text_per_row + size_of::<u32>()) * 9 / 8 + len / 8 + 64;
-        page(&array.clone().sliced(start, len), &column, options, capacity)
+        match &order {
+            None => page(&array.clone().sliced(start, len), &column, options, capacity),
+            Some(order) => {
+                let rows = order.get(start..start + len).unwrap_or_default();
+                page_of_rows(&array, rows, &column, options, capacity)
+            }
+        }
     }))
 }
 
@@ -59,27 +75,95 @@ fn page(
     options: WriteOptions,
     capacity: usize,
 ) -> ParquetResult<Page> {
+    let levels = array.validity();
+    let texts = array.values_iter();
+    match levels.filter(|v| v.unset_bits() > 0) {
+        Some(validity) => {
+            let valid = texts.zip(validity.iter()).filter_map(|(t, ok)| ok.then_some(t));
+            encode_page(valid, levels, array.len(), column, options, capacity)
+        }
+        None => encode_page(texts, levels, array.len(), column, options, capacity),
+    }
+}
+
+/// One data page of the cells `rows` of `array`, in that order.
+fn page_of_rows(
+    array: &Utf8ViewArray,
+    rows: &[u32],
+    column: &ParquetType,
+    options: WriteOptions,
+    capacity: usize,
+) -> ParquetResult<Page> {
+    let text = |r: u32| array.value(r as usize);
+    // The cells are read out of the order they were stored in, so the processor's own
+    // prefetcher does not see them coming: each is asked for a few cells ahead.
+    let text_prefetching = |(i, &r): (usize, &u32)| {
+        if let Some(&ahead) = rows.get(i + PREFETCH_AHEAD) {
+            prefetch(text(ahead).as_bytes());
+        }
+        text(r)
+    };
+    match array.validity().filter(|v| v.unset_bits() > 0) {
+        Some(all) => {
+            let ok = |r: u32| all.get(r as usize).unwrap_or(false);
+            let validity: Bitmap = rows.iter().map(|&r| ok(r)).collect();
+            let valid = rows.iter().enumerate().filter(|(_, r)| ok(**r)).map(text_prefetching);
+            encode_page(valid, Some(&validity), rows.len(), column, options, capacity)
+        }
+        None => {
+            let texts = rows.iter().enumerate().map(text_prefetching);
+            encode_page(texts, None, rows.len(), column, options, capacity)
+        }
+    }
+}
+
+/// How many cells ahead [`page_of_rows`] asks for a cell's text.
+const PREFETCH_AHEAD: usize = 8;
+
+/// Asks the processor to load the first cache lines of `bytes` (nothing on other targets
+/// than x86-64).
+#[inline(always)]
+fn prefetch(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in bytes.iter().step_by(64).take(4) {
+        safe_arch::prefetch_t0(line);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
+}
+
+/// A data page of `rows` cells: definition levels from `validity` (none: every cell valid),
+/// then `texts`, the texts of the valid cells, as `PLAIN` values.
+fn encode_page<'a>(
+    texts: impl Iterator<Item = &'a str>,
+    validity: Option<&Bitmap>,
+    rows: usize,
+    column: &ParquetType,
+    options: WriteOptions,
+    capacity: usize,
+) -> ParquetResult<Page> {
     let ParquetType::PrimitiveType(primitive_type) = column else {
         return Err(ParquetError::FeatureNotSupported("a nested text column".into()));
     };
-    let rows = array.len();
-    let validity = array.validity().filter(|v| v.unset_bits() > 0);
     let mut buffer = Vec::with_capacity(capacity);
-    def_levels(&mut buffer, array.validity(), rows)?;
-    let bounds = match validity {
-        Some(validity) => {
-            let valid =
-                array.values_iter().zip(validity.iter()).filter_map(|(t, ok)| ok.then_some(t));
-            plain_values(&mut buffer, valid)
-        }
-        None => plain_values(&mut buffer, array.values_iter()),
-    };
+    def_levels(&mut buffer, validity, rows)?;
+    let bounds = plain_values(&mut buffer, texts);
     let statistics = if options.has_statistics() {
-        Some(statistics(bounds, array.null_count(), column, options)?)
+        let nulls = validity.map_or(0, Bitmap::unset_bits);
+        Some(statistics(bounds, nulls, column, options)?)
     } else {
         None
     };
     Ok(v1_data_page(buffer, rows, Encoding::Plain, statistics, primitive_type))
+}
+
+/// The cells `rows` of `array`, in that order, as a new array (a copy of their text).
+pub(crate) fn gather(array: &Utf8ViewArray, rows: &[u32]) -> Utf8ViewArray {
+    let mut cells = MutablePlString::with_capacity(rows.len());
+    for &r in rows {
+        cells.push(array.get(r as usize));
+    }
+    cells.into()
 }
 
 /// A page's statistics from its smallest and largest text (`None`: every cell null) and its

@@ -159,6 +159,39 @@ def test_generated(ddl):
         for f in (lake / "requests").glob("*/*/*.parquet"):
             meta = pq.ParquetFile(f).metadata
             assert all(meta.row_group(i).num_rows <= 5000 for i in range(meta.num_row_groups))
+        # the lake's row order: in each row group, rows grouped by cmcd_sid (sessions in the
+        # order of their first line, a session's rows in line order), rows without a sid last
+        # in line order; lines are told apart by their request id
+        fields = gen["fields"].split(",")
+        at = fields.index("x-edge-request-id")
+        line_of = {}
+        for number, text in enumerate(log.read_text().splitlines()):
+            cells = text.split("\t")
+            if len(cells) == len(fields):
+                line_of.setdefault(cells[at], number)
+        groups_checked = 0
+        for f in sorted((lake / "requests").glob("*/*/*.parquet")):
+            pf = pq.ParquetFile(f)
+            for i in range(pf.metadata.num_row_groups):
+                rg = pf.read_row_group(i, columns=["cmcd_sid", "x_edge_request_id"]).to_pylist()
+                sids = [r["cmcd_sid"] for r in rg]
+                lines = [line_of[r["x_edge_request_id"]] for r in rg]
+                firsts, seen = [], set()
+                for sid, line, prev in zip(sids, lines, [object()] + sids):
+                    if sid != prev:
+                        assert sid not in seen, f"{f.name} row group {i}: sid {sid} in two runs"
+                        seen.add(sid)
+                        if sid is not None:
+                            firsts.append(line)
+                if None in seen:
+                    assert sids[-1] is None, "rows without a sid come last"
+                assert firsts == sorted(firsts), f"{f.name} row group {i}: sessions by first line"
+                runs = {}
+                for sid, line in zip(sids, lines):
+                    runs.setdefault(sid, []).append(line)
+                assert all(r == sorted(r) for r in runs.values()), "a session's rows in line order"
+                groups_checked += 1
+        assert groups_checked >= 3, groups_checked
         print(f"ok generated: {n} rows in {parts} partitions, {s} session rows")
 
 
