@@ -2,8 +2,9 @@
 SplitShard, MergeShards and UpdateShardCount while a consumer runs. Checks: the lake holds
 exactly the input lines (pyarrow); every child shard was taken only after all its parents were
 read to their end (the consumer's events); and within each shard the lines of every partition
-key keep their order (a per-key counter), and a key's lines in a parent all precede its lines in
-the children.
+key keep their order (a per-key counter: between objects, and inside an object between the rows
+of one CMCD session, the order the lake keeps), and a key's lines in a parent all precede its
+lines in the children.
 
 Run: scripts/emulators.sh --only kinesis-mock -- .venv/bin/python cmcd-ingest/tests/py/test_kinesis_reshard.py
 """
@@ -70,13 +71,13 @@ def main():
 
     # 1. Exactly the input lines.
     files = sorted(lake.glob("requests/**/*.parquet"))
-    rows = []  # (shard, first_seq, hour path, row index, request id)
+    rows = []  # (shard, first_seq, hour path, row index, request id, CMCD sid)
     for f in files:
         m = re.match(r"part-(shardId-\d+)-(\d+)", f.name)
         assert m, f.name
-        ids = pq.read_table(f, columns=["x_edge_request_id"]).column("x_edge_request_id").to_pylist()
-        for i, rid in enumerate(ids):
-            rows.append((m.group(1), int(m.group(2)), str(f.parent), i, rid))
+        table = pq.read_table(f, columns=["x_edge_request_id", "cmcd_sid"]).to_pylist()
+        for i, row in enumerate(table):
+            rows.append((m.group(1), int(m.group(2)), str(f.parent), i, row["x_edge_request_id"], row["cmcd_sid"]))
     check_exactly(list(order), [r[4] for r in rows])
 
     # 2. Parents before children: every object of a child shard was written after the last
@@ -99,13 +100,30 @@ def main():
                 assert max(written[p]) <= min(written[sid]), f"{sid} written before its parent {p} was done"
     assert children >= 4, f"only {children} child shards had data"
 
-    # 3. Order per key within each shard, and parents' lines before children's.
-    per_shard_key = {}
-    for shard, first_seq, part, i, rid in sorted(rows, key=lambda r: (r[0], r[1], r[2], r[3])):
+    # 3. Order per key within each shard, and parents' lines before children's. A shard's
+    #    objects (by first sequence number, then hour) hold its records in order; inside an
+    #    object the lake groups rows by CMCD session and keeps input order only within a session
+    #    (README, "Row order"), so the per-key order is checked between objects and, inside one,
+    #    between rows of the same session.
+    per_shard_key = {}  # (shard, key) -> [counter] in object order
+    per_object = {}  # (shard, key) -> [[counter] per object, in object order]
+    for shard, first_seq, part, i, rid, cmcd_sid in sorted(rows, key=lambda r: (r[0], r[1], r[2], r[3])):
         key, counter = order[rid]
         per_shard_key.setdefault((shard, key), []).append(counter)
-    for (shard, key), counters in per_shard_key.items():
-        assert counters == sorted(counters), f"{shard} key {key} out of order"
+        objects = per_object.setdefault((shard, key), [])
+        if not objects or objects[-1][0] != (first_seq, part):
+            objects.append(((first_seq, part), [], {}))
+        objects[-1][1].append(counter)
+        objects[-1][2].setdefault(cmcd_sid, []).append(counter)
+    sessions_checked = 0
+    for (shard, key), objects in per_object.items():
+        for (_, earlier, _), (_, later, _) in zip(objects, objects[1:]):
+            assert max(earlier) < min(later), f"{shard} key {key} out of order between objects"
+        for _, _, by_session in objects:
+            for cmcd_sid, counters in by_session.items():
+                assert counters == sorted(counters), f"{shard} key {key} session {cmcd_sid} out of order"
+                sessions_checked += cmcd_sid is not None and len(counters) > 1
+    assert sessions_checked >= 8, f"only {sessions_checked} sessions with several rows in an object"
     for sid, s in all_shards.items():
         for p in [p for p in (s.get("ParentShardId"), s.get("AdjacentParentShardId")) if p]:
             for key in range(KEYS):
@@ -113,7 +131,7 @@ def main():
                 if pc and cc:
                     assert max(pc) < min(cc), f"key {key}: parent {p} has lines after child {sid}"
     print(f"reshard test: {len(all_shards)} shards ({children} children read after their parents), "
-          f"{len(rows)} rows exact, per-key order kept")
+          f"{len(rows)} rows exact, per-key order kept ({sessions_checked} sessions within objects)")
     print("1 passed, 0 failed")
 
 
