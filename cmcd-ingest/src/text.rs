@@ -145,21 +145,14 @@ mod dictionary {
             if (key as usize) < self.texts.len() { self.texts.value(key as usize) } else { "" }
         }
 
-        /// The same cells as plain text (`valid[i]` false: a null cell).
-        fn to_plain(&self, valid: &[bool]) -> MutablePlString {
+        /// The same cells as plain text (`valid[i]` false: a null cell), in input order or in
+        /// `order` (row indices).
+        fn to_plain(&self, valid: &[bool], order: Option<&[u32]>) -> MutablePlString {
+            let cell = |i: usize| valid.get(i).copied().unwrap_or(false).then(|| self.text(i));
             let mut plain = MutablePlString::with_capacity(self.keys.capacity());
-            for (i, &ok) in valid.iter().enumerate() {
-                plain.push(ok.then(|| self.text(i)));
-            }
-            plain
-        }
-
-        /// The cells `order` names, in that order, as plain text.
-        fn to_plain_in(&self, valid: &[bool], order: &[u32]) -> MutablePlString {
-            let mut plain = MutablePlString::with_capacity(order.len());
-            for &i in order {
-                let i = i as usize;
-                plain.push(valid.get(i).copied().unwrap_or(false).then(|| self.text(i)));
+            match order {
+                Some(order) => order.iter().for_each(|&i| plain.push(cell(i as usize))),
+                None => (0..valid.len()).for_each(|i| plain.push(cell(i))),
             }
             plain
         }
@@ -197,7 +190,7 @@ mod dictionary {
                     }
                     if due && too_dense(dict.texts.len(), cells) {
                         // `valid` does not hold this cell yet; `to_plain` stops before it.
-                        let mut cells = dict.to_plain(valid);
+                        let mut cells = dict.to_plain(valid, None);
                         cells.push(text);
                         plain = Some(cells);
                     }
@@ -300,11 +293,7 @@ mod dictionary {
                 return Ok(Taken::Ordered(array.boxed()));
             }
             if too_dense(dict.texts.len(), valid.len()) {
-                let plain = match order {
-                    Some(order) => dict.to_plain_in(valid, order),
-                    None => dict.to_plain(valid),
-                };
-                return Ok(Taken::Ordered(plain_array(plain, valid)));
+                return Ok(Taken::Ordered(plain_array(dict.to_plain(valid, order), valid)));
             }
             let has_nulls = valid.contains(&false);
             let validity: Option<Bitmap> = match order {
