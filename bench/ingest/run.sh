@@ -6,7 +6,10 @@
 # to a temporary directory removed at the end. Builds smd-cli in release and installs the Python
 # packages of bench/ingest/requirements.txt into .venv. SMD_CLI=PATH measures that smd-cli binary
 # instead of building one (for instance a release build with
-# `--no-default-features --features ingest`, which compiles the same ingest path without the AWS SDK).
+# `--no-default-features --features ingest`, which compiles the same ingest path without the AWS SDK,
+# or the PGO build of scripts/build-pgo.sh). SMD_CLI_OTHER=PATH adds a fourth contender,
+# `ours_other`, measured right after `ours` in every round (two builds of the same code compared
+# in one run, for instance PGO against the plain release build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [ -n "${1:-}" ]; then
@@ -48,6 +51,10 @@ for round in $(seq "$REPEAT"); do
   echo "round $round"
   rm -rf "$WORK/lake" "$WORK/pylake"
   measure ours "$CLI" ingest file --input "$WORK/1m.log" --fields "$FIELDS" --out "$WORK/lake"
+  if [ -n "${SMD_CLI_OTHER:-}" ]; then
+    rm -rf "$WORK/lake_other"
+    measure ours_other "$SMD_CLI_OTHER" ingest file --input "$WORK/1m.log" --fields "$FIELDS" --out "$WORK/lake_other"
+  fi
   measure python_baseline "$PY" bench/ingest/baseline.py "$WORK/1m.log" "$FIELDS" "$WORK/pylake"
   measure polars_bare_read "$PY" bench/ingest/polars_bare.py "$WORK/1m.log"
 done
@@ -64,6 +71,10 @@ ours = best["ours"]
 print(f"best of rounds, CPU s: {best}")
 print(f"ours vs python_baseline: {best['python_baseline'] / ours:.2f}x faster (target >= 20x)")
 print(f"ours vs polars_bare_read: {ours / best['polars_bare_read']:.2f}x slower (target <= 2x)")
+if "ours_other" in best:
+    other = best["ours_other"]
+    print(f"ours_other vs python_baseline: {best['python_baseline'] / other:.2f}x faster")
+    print(f"ours vs ours_other: {other / ours:.3f}x (ours_other CPU / ours CPU)")
 # Per round: how the ratios move with this machine's noise.
 full = [r for r in rounds if len(r) == len(best)]
 print("per round, baseline / ours:", ", ".join(f"{r['python_baseline'] / r['ours']:.2f}" for r in full))

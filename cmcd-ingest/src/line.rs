@@ -363,9 +363,23 @@ fn parse_cell<'a>(
 /// reused only when the logged text is equal in full. A collision costs a decode, never a
 /// wrong value. Texts longer than [`DecodeMemo::MAX_TEXT`] are not kept (memory stays under
 /// about 4 MiB). The default memo has no slots and decodes every cell.
+///
+/// A field whose text changes on every line (`cs-headers` with CMCD headers, a query with a
+/// CMCD payload) would only pay for the memo: the comparison, and two copies into the slot.
+/// After [`DecodeMemo::MISSES_BEFORE_SKIP`] misses in a row of one field, its next
+/// [`DecodeMemo::SKIP_CELLS`] cells are decoded without the memo; the cell after them tries
+/// the memo again (a miss skips again at once, a hit starts the count over).
 #[derive(Debug, Clone, Default)]
 pub struct DecodeMemo {
     slots: Vec<MemoSlot>,
+    /// Per field (by [`Field::index`]): its misses in a row, and its cells left to skip.
+    streaks: Vec<Streak>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Streak {
+    misses: u16,
+    skip: u16,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -380,10 +394,21 @@ impl DecodeMemo {
     pub const SLOTS: usize = 1024;
     /// Longest logged text kept, in bytes.
     pub const MAX_TEXT: usize = 2048;
+    /// Misses in a row after which a field's cells skip the memo.
+    pub const MISSES_BEFORE_SKIP: u16 = 16;
+    /// Cells of a field decoded without the memo after its misses.
+    pub const SKIP_CELLS: u16 = 256;
 
     /// An empty memo with [`DecodeMemo::SLOTS`] slots.
     pub fn new() -> Self {
-        Self { slots: vec![MemoSlot::default(); Self::SLOTS] }
+        Self::with_slots(Self::SLOTS)
+    }
+
+    fn with_slots(slots: usize) -> Self {
+        Self {
+            slots: vec![MemoSlot::default(); slots],
+            streaks: vec![Streak::default(); FIELD_COUNT],
+        }
     }
 
     /// `raw` percent-decoded ([`percent_decode`]), from the memo when it decoded the same
@@ -406,15 +431,28 @@ impl DecodeMemo {
         if self.slots.is_empty() || raw.len() > Self::MAX_TEXT {
             return Cow::Owned(decode_escaped(raw, spare));
         }
+        let mut no_streak = Streak::default();
+        let streak = self.streaks.get_mut(field.index()).unwrap_or(&mut no_streak);
+        if streak.skip > 0 {
+            streak.skip -= 1;
+            return Cow::Owned(decode_escaped(raw, spare));
+        }
         let at = slot_of(field, raw.as_bytes()) % self.slots.len();
         let Some(slot) = self.slots.get_mut(at) else {
             return Cow::Owned(decode_escaped(raw, spare));
         };
         if slot.field == Some(field) && slot.raw == raw {
+            streak.misses = 0;
             let mut text = spare.unwrap_or_default();
             text.clear();
             text.push_str(&slot.decoded);
             return Cow::Owned(text);
+        }
+        streak.misses += 1;
+        if streak.misses >= Self::MISSES_BEFORE_SKIP {
+            // One more miss after the skip skips again.
+            streak.misses = Self::MISSES_BEFORE_SKIP - 1;
+            streak.skip = Self::SKIP_CELLS;
         }
         let decoded = decode_escaped(raw, spare);
         slot.field = Some(field);
@@ -723,7 +761,7 @@ mod tests {
 
     /// A memo of two slots, so that the tests collide often.
     fn tiny_memo() -> DecodeMemo {
-        DecodeMemo { slots: vec![MemoSlot::default(); 2] }
+        DecodeMemo::with_slots(2)
     }
 
     #[test]
@@ -750,6 +788,55 @@ mod tests {
         let long = "%20".repeat(DecodeMemo::MAX_TEXT);
         assert_eq!(memo.decode(Field::CsCookie, &long), " ".repeat(DecodeMemo::MAX_TEXT));
         assert!(memo.slots.iter().all(|s| s.raw.len() <= DecodeMemo::MAX_TEXT));
+    }
+
+    /// A field that misses on every cell stops using the memo after
+    /// [`DecodeMemo::MISSES_BEFORE_SKIP`] misses, tries it again after
+    /// [`DecodeMemo::SKIP_CELLS`] cells, and other fields keep using it; every text is decoded
+    /// right whichever way it went.
+    #[test]
+    fn a_field_that_always_misses_skips_the_memo() {
+        let mut memo = DecodeMemo::new();
+        let kept = |memo: &DecodeMemo, raw: &str| memo.slots.iter().any(|s| s.raw == raw);
+        let headers = |i: usize| format!("host:a%0Acmcd-request:bl={i}");
+        let misses = usize::from(DecodeMemo::MISSES_BEFORE_SKIP);
+        for i in 0..misses {
+            assert_eq!(
+                memo.decode(Field::CsHeaders, &headers(i)),
+                format!("host:a\ncmcd-request:bl={i}")
+            );
+            assert!(kept(&memo, &headers(i)), "cell {i} is kept");
+        }
+        let skipped = usize::from(DecodeMemo::SKIP_CELLS);
+        for i in misses..misses + skipped {
+            assert_eq!(
+                memo.decode(Field::CsHeaders, &headers(i)),
+                format!("host:a\ncmcd-request:bl={i}")
+            );
+            assert!(!kept(&memo, &headers(i)), "cell {i} skips the memo");
+        }
+        // Another field is not affected.
+        let ua = "Mozilla/5.0%20(X11)";
+        assert_eq!(memo.decode(Field::CsUserAgent, ua), "Mozilla/5.0 (X11)");
+        assert!(kept(&memo, ua));
+        // After the skip the memo is tried again: a miss skips again at once.
+        let next = misses + skipped;
+        assert_eq!(
+            memo.decode(Field::CsHeaders, &headers(next)),
+            format!("host:a\ncmcd-request:bl={next}")
+        );
+        assert!(kept(&memo, &headers(next)), "tried again");
+        assert_eq!(
+            memo.decode(Field::CsHeaders, &headers(next + 1)),
+            format!("host:a\ncmcd-request:bl={}", next + 1)
+        );
+        assert!(!kept(&memo, &headers(next + 1)), "skipping again");
+        // A field whose text repeats keeps hitting.
+        let mut memo = DecodeMemo::new();
+        for _ in 0..1000 {
+            assert_eq!(memo.decode(Field::CsUserAgent, ua), "Mozilla/5.0 (X11)");
+        }
+        assert_eq!(memo.streaks.get(Field::CsUserAgent.index()).map(|s| s.skip), Some(0));
     }
 
     #[test]
