@@ -58,9 +58,7 @@ mkdir -p "$out/profiles" "$out/training"
 export LLVM_PROFILE_FILE="$out/profiles/smd-%p-%m.profraw"
 "$trainer" logs generate --sessions 300 --minutes 60 --seed 7 --lines 300000 \
   --out "$out/training/traffic.log" > /dev/null
-fields=$("$trainer" --json logs generate --sessions 1 --minutes 1 --out /dev/null \
-  | sed -n 's/.*"fields": *"\([^"]*\)".*/\1/p')
-"$trainer" ingest file --input "$out/training/traffic.log" --fields "$fields" \
+"$trainer" ingest file --input "$out/training/traffic.log" --fields all \
   --out "$out/training/lake" > /dev/null
 unset LLVM_PROFILE_FILE
 
