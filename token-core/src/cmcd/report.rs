@@ -1036,6 +1036,23 @@ mod tests {
         assert!(r.dropped().is_empty());
     }
 
+    /// An empty v1 `nrr` is dropped (a String key must not be empty), while a v2 `nor` keeps
+    /// its members' wire shape, an empty URL (conformance vector 23, `nor=("")`) or an empty
+    /// `r` parameter included. The v1 encoder writes no `nrr` for an empty v2 range.
+    #[test]
+    fn empty_ranges_keep_the_shape_of_their_version() {
+        let r = decode(r#"nor=("a";r="" "";r="0-99"),v=2"#, Policy::Strict);
+        let nor = r.nor().unwrap();
+        assert_eq!(nor.len(), 2);
+        assert_eq!((nor[0].url.as_str(), nor[0].range.as_deref()), ("a", Some("")));
+        assert_eq!((nor[1].url.as_str(), nor[1].range.as_deref()), ("", Some("0-99")));
+        assert!(r.dropped().is_empty());
+        let r = decode(r#"nor="a",nrr="""#, Policy::Strict);
+        assert_eq!(r.nor().map(|n| n[0].url.as_str()), Some("a"));
+        assert_eq!(r.get(Key::Nrr), None);
+        assert_eq!(r.dropped()[0].reason(), DropReason::Empty);
+    }
+
     #[test]
     fn lenient_ot_parameter_and_decimal() {
         let r = decode("br=(3000;ot=v 6000),d=1.5", Policy::Lenient);
