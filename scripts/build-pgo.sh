@@ -21,11 +21,12 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 out="$repo/target/pgo"
 features=ingest
+usage() { echo "usage: scripts/build-pgo.sh [--out DIR] [--features LIST]" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case $1 in
-    --out) out=$2; shift 2 ;;
-    --features) features=$2; shift 2 ;;
-    *) echo "usage: scripts/build-pgo.sh [--out DIR] [--features LIST]" >&2; exit 2 ;;
+    --out) [ $# -ge 2 ] || usage; out=$2; shift 2 ;;
+    --features) [ $# -ge 2 ] || usage; features=$2; shift 2 ;;
+    *) usage ;;
   esac
 done
 mkdir -p "$out"
