@@ -8,11 +8,17 @@
 # The result is the same program: PGO changes code layout, inlining and branch order, never
 # behaviour. BENCHMARKS.md measures it against the plain release build.
 #
-# Usage: scripts/build-pgo.sh [--out DIR] [--features LIST]
+# Usage: scripts/build-pgo.sh [--out DIR] [--features LIST] [--target-cpu CPU]
 #   DIR       where the two builds, the profiles and the binary go (default target/pgo); the
 #             binary is DIR/smd-cli.
 #   LIST      cargo features of smd-cli (default: ingest, the analytics commands without the
 #             AWS SDK; the ingest code is the same with every feature set).
+#   CPU       the oldest processor the binary must run on, for rustc (-Ctarget-cpu) and for the
+#             C of zstd and mimalloc (-march). Default: rustc's baseline for the host (x86-64:
+#             SSE2 only), which runs anywhere. x86-64-v3 (AVX2, BMI2, FMA: Intel Haswell, AMD
+#             Zen and later) has the features the polars 1.44 wheel is built with;
+#             BENCHMARKS.md measures it. A binary built for a level the processor lacks stops
+#             with an illegal instruction.
 #
 # Needs an llvm-profdata that reads this rustc's raw profiles: $LLVM_PROFDATA, else the newest
 # /usr/lib/llvm-N/bin/llvm-profdata (Debian: apt-get install llvm-19, which reads the profiles
@@ -21,11 +27,16 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 out="$repo/target/pgo"
 features=ingest
-usage() { echo "usage: scripts/build-pgo.sh [--out DIR] [--features LIST]" >&2; exit 2; }
+cpu=
+usage() {
+  echo "usage: scripts/build-pgo.sh [--out DIR] [--features LIST] [--target-cpu CPU]" >&2
+  exit 2
+}
 while [ $# -gt 0 ]; do
   case $1 in
     --out) [ $# -ge 2 ] || usage; out=$2; shift 2 ;;
     --features) [ $# -ge 2 ] || usage; features=$2; shift 2 ;;
+    --target-cpu) [ $# -ge 2 ] || usage; cpu=$2; shift 2 ;;
     *) usage ;;
   esac
 done
@@ -44,8 +55,14 @@ fi
 
 # An explicit --target keeps RUSTFLAGS off build scripts and procedural macros.
 host=$(rustc -vV | sed -n 's/^host: //p')
+cpuflags=
+if [ -n "$cpu" ]; then
+  cpuflags="-Ctarget-cpu=$cpu"
+  # cc (zstd, mimalloc) reads CFLAGS_<target>; it does not pass rustc's target-cpu on itself.
+  export "CFLAGS_${host//-/_}=-march=$cpu"
+fi
 build() { # target dir, rustflags
-  RUSTFLAGS="$2" cargo build --release --locked -p smd-cli --no-default-features \
+  RUSTFLAGS="$2 $cpuflags" cargo build --release --locked -p smd-cli --no-default-features \
     --features "$features" --target "$host" --target-dir "$1"
 }
 

@@ -43,6 +43,7 @@ pub mod batch;
 mod compress;
 #[cfg(feature = "parquet")]
 mod dictionary_pages;
+mod direct_file;
 pub mod error;
 pub mod extract;
 pub mod field;

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::batch::Batch;
+use crate::direct_file::DirectFile;
 use crate::error::Error;
 use crate::schema::{Datum, Table};
 
@@ -67,14 +68,13 @@ impl LocalDir {
     }
 }
 
-/// Writes go through a buffer of this size (polars' Parquet writer makes many small writes).
-const FILE_BUFFER: usize = 1 << 20;
-
 /// A [`LocalDir`] object being written: a temporary file next to its final name, removed when
-/// dropped without [`Sink::commit`].
+/// dropped without [`Sink::commit`]. Its bytes go through a 1 MiB buffer (polars' Parquet
+/// writer makes many small writes) and past the page cache where the filesystem allows it
+/// (`direct_file`: the lake is written once and not read back by the writer).
 #[derive(Debug)]
 pub struct TempFile {
-    file: Option<io::BufWriter<fs::File>>,
+    file: Option<DirectFile>,
     tmp: PathBuf,
     path: PathBuf,
 }
@@ -109,8 +109,7 @@ impl Sink for LocalDir {
             fs::create_dir_all(dir).map_err(err)?;
         }
         let tmp = path.with_extension("tmp");
-        let file = fs::File::create(&tmp).map_err(err)?;
-        let file = Some(io::BufWriter::with_capacity(FILE_BUFFER, file));
+        let file = Some(DirectFile::create(&tmp).map_err(err)?);
         Ok(TempFile { file, tmp, path })
     }
 
@@ -119,7 +118,7 @@ impl Sink for LocalDir {
         let Some(file) = object.file.take() else {
             return Err(err(io::Error::other("object already committed")));
         };
-        let result = file.into_inner().map_err(io::IntoInnerError::into_error).and_then(|f| {
+        let result = file.finish().and_then(|f| {
             drop(f);
             fs::rename(&object.tmp, &object.path)
         });
