@@ -183,8 +183,8 @@ mod tests {
 
     impl Scratch {
         fn new(name: &str) -> Self {
-            let dir = std::env::temp_dir()
-                .join(format!("smd-direct-file-{}-{name}", std::process::id()));
+            let dir =
+                std::env::temp_dir().join(format!("smd-direct-file-{}-{name}", std::process::id()));
             let _ = fs::remove_dir_all(&dir);
             fs::create_dir_all(&dir).unwrap();
             Self(dir)
@@ -225,17 +225,9 @@ mod tests {
     fn lengths_around_the_block_and_the_buffer_read_back_equal() {
         let scratch = Scratch::new("lengths");
         let path = scratch.0.join("f");
-        for len in [
-            0,
-            1,
-            BLOCK - 1,
-            BLOCK,
-            BLOCK + 1,
-            BUFFER - 1,
-            BUFFER,
-            BUFFER + 1,
-            3 * BUFFER + 17,
-        ] {
+        for len in
+            [0, 1, BLOCK - 1, BLOCK, BLOCK + 1, BUFFER - 1, BUFFER, BUFFER + 1, 3 * BUFFER + 17]
+        {
             let data = pattern(len, 7);
             for direct in [true, false] {
                 for pieces in [&[1_000_000][..], &[1, 4095, 4097, 65_536]] {
@@ -261,8 +253,8 @@ mod tests {
     #[cfg(target_os = "linux")]
     fn kernel_says_direct(file: &DirectFile) -> bool {
         use std::os::fd::AsRawFd as _;
-        let info = fs::read_to_string(format!("/proc/self/fdinfo/{}", file.file.as_raw_fd()))
-            .unwrap();
+        let info =
+            fs::read_to_string(format!("/proc/self/fdinfo/{}", file.file.as_raw_fd())).unwrap();
         let flags = info.lines().find_map(|l| l.strip_prefix("flags:")).unwrap().trim();
         i32::from_str_radix(flags, 8).unwrap() & libc::O_DIRECT != 0
     }
