@@ -59,7 +59,11 @@ cpuflags=
 if [ -n "$cpu" ]; then
   cpuflags="-Ctarget-cpu=$cpu"
   # cc (zstd, mimalloc) reads CFLAGS_<target>; it does not pass rustc's target-cpu on itself.
-  export "CFLAGS_${host//-/_}=-march=$cpu"
+  # GCC names x86 levels with -march and Arm cores with -mcpu.
+  case $host in
+    x86_64-* | i686-*) export "CFLAGS_${host//-/_}=-march=$cpu" ;;
+    *) export "CFLAGS_${host//-/_}=-mcpu=$cpu" ;;
+  esac
 fi
 build() { # target dir, rustflags
   RUSTFLAGS="$2 $cpuflags" cargo build --release --locked -p smd-cli --no-default-features \
