@@ -177,24 +177,14 @@ fn open_direct(path: &Path, asked: bool) -> Option<fs::File> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
     use proptest::prelude::*;
 
-    struct Scratch(PathBuf);
-
-    impl Scratch {
-        fn new(name: &str) -> Self {
-            let dir =
-                std::env::temp_dir().join(format!("smd-direct-file-{}-{name}", std::process::id()));
-            let _ = fs::remove_dir_all(&dir);
-            fs::create_dir_all(&dir).unwrap();
-            Self(dir)
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
+    /// A scratch directory, created.
+    fn scratch(name: &str) -> Scratch {
+        let scratch = Scratch::new(&format!("direct-file-{name}"));
+        fs::create_dir_all(&scratch.0).unwrap();
+        scratch
     }
 
     fn pattern(len: usize, seed: u8) -> Vec<u8> {
@@ -223,7 +213,7 @@ mod tests {
 
     #[test]
     fn lengths_around_the_block_and_the_buffer_read_back_equal() {
-        let scratch = Scratch::new("lengths");
+        let scratch = scratch("lengths");
         let path = scratch.0.join("f");
         for len in
             [0, 1, BLOCK - 1, BLOCK, BLOCK + 1, BUFFER - 1, BUFFER, BUFFER + 1, 3 * BUFFER + 17]
@@ -241,7 +231,7 @@ mod tests {
 
     #[test]
     fn a_new_file_replaces_an_old_longer_one() {
-        let scratch = Scratch::new("replace");
+        let scratch = scratch("replace");
         let path = scratch.0.join("f");
         fs::write(&path, pattern(3 * BLOCK, 1)).unwrap();
         let data = pattern(100, 2);
@@ -264,7 +254,7 @@ mod tests {
     /// way the writer's word matches the kernel's.
     #[test]
     fn the_mode_in_use_is_the_kernels() {
-        let scratch = Scratch::new("mode");
+        let scratch = scratch("mode");
         let buffered = DirectFile::create_with(&scratch.0.join("f"), false).unwrap();
         assert!(!buffered.is_direct());
         let direct = DirectFile::create(&scratch.0.join("g")).unwrap();
@@ -282,7 +272,7 @@ mod tests {
 
     #[test]
     fn falling_back_mid_file_keeps_every_byte() {
-        let scratch = Scratch::new("fallback");
+        let scratch = scratch("fallback");
         let path = scratch.0.join("f");
         let data = pattern(2 * BUFFER + 3 * BLOCK + 5, 3);
         let mut file = DirectFile::create(&path).unwrap();
@@ -302,7 +292,7 @@ mod tests {
             pieces in proptest::collection::vec(1usize..300_000, 1..6),
             seed: u8,
         ) {
-            let scratch = Scratch::new("prop");
+            let scratch = scratch("prop");
             let path = scratch.0.join("f");
             let data = pattern(len, seed);
             prop_assert!(round_trip(&path, true, &data, &pieces) == data);

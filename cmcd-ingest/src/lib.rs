@@ -69,6 +69,8 @@ pub mod range;
 pub mod report;
 pub mod request;
 pub mod schema;
+#[cfg(test)]
+mod scratch;
 pub mod session;
 pub mod sink;
 #[cfg(feature = "s3")]

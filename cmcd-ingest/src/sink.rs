@@ -510,6 +510,7 @@ impl<R: Read> Source for ReaderSource<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
 
     fn read_all(text: &[u8], batch_bytes: usize) -> Vec<(u64, Vec<u8>)> {
         let mut source = ReaderSource::new(text, "t").with_batch_bytes(batch_bytes);
@@ -575,23 +576,6 @@ mod tests {
         assert_eq!(lines[1].1, b"next");
     }
 
-    /// A directory of its own below the temporary directory, removed at the end of the test.
-    struct Scratch(PathBuf);
-
-    impl Scratch {
-        fn new(name: &str) -> Self {
-            let dir = std::env::temp_dir().join(format!("smd-sink-{name}-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&dir);
-            Self(dir)
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-
     fn files(root: &Path) -> Vec<String> {
         let mut out = Vec::new();
         let mut dirs = vec![root.to_path_buf()];
@@ -613,7 +597,7 @@ mod tests {
     /// dropped before commit leaves nothing; `put` is create + write + commit.
     #[test]
     fn local_dir_objects_appear_at_commit_only() {
-        let scratch = Scratch::new("commit");
+        let scratch = Scratch::new("sink-commit");
         let mut dir = LocalDir::new(&scratch.0);
         let mut object = dir.create("requests/dt=2024-05-02/hour=11/a.parquet").unwrap();
         object.write_all(b"PAR1").unwrap();
@@ -638,7 +622,7 @@ mod tests {
     /// written.
     #[test]
     fn local_dir_refuses_escaping_keys() {
-        let scratch = Scratch::new("escape");
+        let scratch = Scratch::new("sink-escape");
         let mut dir = LocalDir::new(scratch.0.join("lake"));
         for key in ["../x.parquet", "a/../../x", "/abs", "a//b", "a/./b", "a/", ""] {
             match dir.create(key) {
